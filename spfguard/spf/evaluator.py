@@ -1,0 +1,336 @@
+"""``check_host()`` (RFC 7208 §4 – §8): pure logic over an injected DNS client.
+
+The evaluator never prints and never raises for SPF outcomes: permerror and temperror are results. It
+records the path through include/redirect to the term that decided, and counts DNS-querying terms and void
+lookups exactly as §4.6.4 asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from dataclasses import dataclass, field
+
+from spfguard.dns.base import DnsClient, Status
+from spfguard.spf import macro
+from spfguard.spf.errors import SpfSyntaxError
+from spfguard.spf.parser import parse_record
+from spfguard.spf.terms import DomainSpec, Mechanism, Record
+from spfguard.spf.txt import decode, join_strings, select_record
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+RESULTS = ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """RFC 7208 §4.6.4 processing limits. ``None`` lifts a limit (used to evaluate what an owner meant)."""
+
+    lookups: int | None = 10  # DNS-querying terms: include a mx ptr exists redirect
+    voids: int | None = 2  # lookups answered NXDOMAIN or with no records
+    mx_records: int | None = 10  # more MX records than this for one "mx" is a permerror
+    ptr_names: int = 10  # only this many PTR names are looked at ("ptr", %{p}); the rest are ignored
+
+
+UNLIMITED = Limits(lookups=None, voids=None, mx_records=None)
+
+
+@dataclass(frozen=True)
+class Step:
+    domain: str  # the domain whose record holds the term
+    term: str  # the term as written, e.g. "include:_spf.google.com"
+
+    def __str__(self) -> str:
+        return f"{self.domain}: {self.term}"
+
+
+@dataclass(frozen=True)
+class SpfResult:
+    result: str
+    explanation: str | None = None
+    path: tuple[Step, ...] = ()  # from the checked domain down to the deciding term
+    reason: str = ""
+    lookups: int = 0
+    void_lookups: int = 0
+
+    @property
+    def term(self) -> str | None:
+        return self.path[-1].term if self.path else None
+
+
+class _Stop(Exception):
+    """Ends the evaluation with permerror or temperror (RFC 7208 §2.6.6, §2.6.7)."""
+
+    def __init__(self, result: str, reason: str, path: tuple[Step, ...] = ()):
+        super().__init__(reason)
+        self.result, self.reason, self.path = result, reason, path
+
+
+@dataclass
+class _Outcome:
+    result: str
+    domain: str
+    record: Record | None
+    path: tuple[Step, ...]
+    reason: str
+
+
+def valid_domain(name: str) -> bool:
+    """RFC 7208 §4.3: a multi-label name whose labels are 1..63 octets, 253 in all (no domain literals)."""
+    name = name[:-1] if name.endswith(".") else name
+    if not name or len(name) > 253 or name.startswith("["):
+        return False
+    labels = name.split(".")
+    return len(labels) >= 2 and all(0 < len(label) <= 63 for label in labels)
+
+
+def truncate_domain(name: str) -> str:
+    """RFC 7208 §7.3: drop left-hand labels until the expanded name fits in 253 characters."""
+    while len(name.rstrip(".")) > 253 and "." in name:
+        name = name.split(".", 1)[1]
+    return name
+
+
+def sender_identity(sender: str | None, helo: str | None) -> str:
+    """RFC 7208 §4.3 / §2.4: an empty MAIL FROM uses postmaster@HELO; an empty local-part is "postmaster"."""
+    if not sender:
+        sender = f"postmaster@{helo or ''}"
+    local, at, domain = sender.rpartition("@")
+    if not at:
+        local, domain = "", sender
+    return f"{local or 'postmaster'}@{domain}"
+
+
+def as_client_ip(ip: str | IPAddress) -> IPAddress:
+    address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # an IPv4-mapped IPv6 client is an IPv4 client
+    return address
+
+
+@dataclass
+class _Evaluation:
+    ip: IPAddress
+    sender: str
+    helo: str
+    dns: DnsClient
+    limits: Limits
+    receiver: str = "unknown"
+    timestamp: int = 0
+    upper_hex: bool = False
+    lookups: int = 0
+    voids: int = 0
+    stack: list[str] = field(default_factory=list)
+
+    # ---- counters (RFC 7208 §4.6.4) -------------------------------------------------------------
+
+    def count_lookup(self, path: tuple[Step, ...]) -> None:
+        self.lookups += 1
+        if self.limits.lookups is not None and self.lookups > self.limits.lookups:
+            raise _Stop("permerror",
+                        f"more than {self.limits.lookups} DNS-querying terms (RFC 7208 §4.6.4)", path)
+
+    def count_void(self, path: tuple[Step, ...]) -> None:
+        self.voids += 1
+        if self.limits.voids is not None and self.voids > self.limits.voids:
+            raise _Stop("permerror", f"more than {self.limits.voids} void lookups (RFC 7208 §4.6.4)", path)
+
+    async def query(self, name: str, rdtype: str, path: tuple[Step, ...], *, void_counts: bool = True):
+        answer = await self.dns.query(name, rdtype)
+        if answer.status is Status.TEMPFAIL:
+            raise _Stop("temperror", f"DNS {rdtype} lookup for {name} failed: {answer.error or 'timeout'}",
+                        path)
+        if answer.void and void_counts:
+            self.count_void(path)
+        return answer
+
+    # ---- macros ---------------------------------------------------------------------------------
+
+    def context(self, domain: str) -> macro.MacroContext:
+        return macro.MacroContext(self.ip, self.sender, domain, self.helo, self.receiver, self.timestamp,
+                                  self.upper_hex)
+
+    async def expand_domain(self, spec: DomainSpec, domain: str) -> str:
+        return truncate_domain(await macro.expand(spec.tokens, self.context(domain), self.validated_name))
+
+    async def validated_name(self) -> str:
+        """RFC 7208 §7.3 ``%{p}``; lookup failures give "unknown"."""
+        names = await self.validated_names()
+        domain = self.stack[-1] if self.stack else ""
+        for candidate in names:
+            if candidate.lower() == domain.lower():
+                return candidate
+        for candidate in names:
+            if candidate.lower().endswith("." + domain.lower()):
+                return candidate
+        return names[0] if names else "unknown"
+
+    async def validated_names(self) -> list[str]:
+        """RFC 7208 §5.5: PTR names of the client whose forward lookup gives the client's address back."""
+        answer = await self.dns.query(self.ip.reverse_pointer, "PTR")
+        if answer.status is not Status.ANSWER:
+            return []
+        rdtype = "A" if self.ip.version == 4 else "AAAA"
+        validated = []
+        for name in answer.records[: self.limits.ptr_names]:
+            forward = await self.dns.query(name, rdtype)
+            if forward.status is Status.ANSWER and self.ip in forward.records:
+                validated.append(name)
+        return validated
+
+    # ---- check_host -----------------------------------------------------------------------------
+
+    async def check_host(self, domain: str, path: tuple[Step, ...] = ()) -> _Outcome:
+        domain = domain[:-1] if domain.endswith(".") else domain
+        if not valid_domain(domain):  # RFC 7208 §4.3
+            return _Outcome("none", domain, None, path, f"{domain!r} is not a valid domain name")
+        answer = await self.dns.query(domain, "TXT")
+        if answer.status is Status.TEMPFAIL:  # RFC 7208 §4.4
+            raise _Stop("temperror", f"DNS TXT lookup for {domain} failed: {answer.error or 'timeout'}", path)
+        selection = select_record(answer.records)
+        if selection.multiple:  # RFC 7208 §4.5
+            raise _Stop("permerror", f"{domain} publishes {len(selection.candidates)} SPF records", path)
+        if selection.record is None:
+            return _Outcome("none", domain, None, path, f"no SPF record at {domain}")
+        try:
+            record = parse_record(selection.record)  # RFC 7208 §4.6: any syntax error is a permerror
+        except SpfSyntaxError as err:
+            raise _Stop("permerror", f"syntax error in the SPF record of {domain}: {err}", path) from None
+        if domain.lower() in self.stack:
+            raise _Stop("permerror", f"include/redirect loop back to {domain}", path)
+        self.stack.append(domain.lower())
+        try:
+            return await self.evaluate(record, domain, path)
+        finally:
+            self.stack.pop()
+
+    async def evaluate(self, record: Record, domain: str, path: tuple[Step, ...]) -> _Outcome:
+        for mech in record.mechanisms:  # RFC 7208 §4.6.2: left to right, first match wins
+            here = (*path, Step(domain, mech.render()))
+            if mech.counts_lookup:
+                self.count_lookup(here)
+            inner = await self.matches(mech, domain, here)
+            if inner is not None:
+                return _Outcome(mech.result, domain, record, inner, f"matched {mech.render()}")
+        redirect = record.effective_redirect
+        if redirect is not None:  # RFC 7208 §6.1
+            here = (*path, Step(domain, redirect.render()))
+            self.count_lookup(here)
+            target = await self.expand_domain(redirect.domain, domain)
+            outcome = await self.check_host(target, here)
+            if outcome.result == "none":
+                raise _Stop("permerror", f"redirect target {target} has no SPF record", here)
+            return outcome
+        return _Outcome("neutral", domain, record, (*path, Step(domain, "(no match)")),
+                        "no term matched: default neutral (RFC 7208 §4.7)")
+
+    async def matches(self, mech: Mechanism, domain: str, here: tuple[Step, ...]) -> tuple[Step, ...] | None:
+        """Whether ``mech`` matches; returns the path of the match (deeper for include) or None."""
+        kind = mech.kind
+        if kind == "all":
+            return here
+        if kind in ("ip4", "ip6"):
+            return here if self.ip.version == (4 if kind == "ip4" else 6) and self.ip in mech.network else None
+        target = await self.expand_domain(mech.domain, domain) if mech.domain is not None else domain
+        if kind == "include":  # RFC 7208 §5.2
+            outcome = await self.check_host(target, here)
+            if outcome.result == "pass":
+                return outcome.path
+            if outcome.result == "none":
+                raise _Stop("permerror", f"included domain {target} has no SPF record", here)
+            return None
+        if not valid_domain(target):
+            return None  # an RFC 1035-invalid target name cannot exist: no match
+        if kind == "a":  # RFC 7208 §5.3
+            return here if await self.address_matches(target, mech, here) else None
+        if kind == "mx":  # RFC 7208 §5.4
+            answer = await self.query(target, "MX", here)
+            hosts = [host for _, host in sorted(answer.records) if host not in ("", ".")]
+            if self.limits.mx_records is not None and len(answer.records) > self.limits.mx_records:
+                raise _Stop("permerror", f"{target} has {len(answer.records)} MX records "
+                            f"(more than {self.limits.mx_records}, RFC 7208 §4.6.4)", here)
+            for host in hosts:
+                if await self.address_matches(host, mech, here):
+                    return here
+            return None
+        if kind == "ptr":  # RFC 7208 §5.5
+            answer = await self.dns.query(self.ip.reverse_pointer, "PTR")
+            if answer.void:
+                self.count_void(here)
+            target = target.lower()
+            for name in await self.validated_names() if answer.status is Status.ANSWER else []:
+                name = name.lower()
+                if name == target or name.endswith("." + target):
+                    return here
+            return None
+        if kind == "exists":  # RFC 7208 §5.7: always an A query, whatever the client's address family
+            answer = await self.query(target, "A", here)
+            return here if answer.status is Status.ANSWER else None
+        raise AssertionError(kind)
+
+    async def address_matches(self, host: str, mech: Mechanism, here: tuple[Step, ...]) -> bool:
+        rdtype, prefix = ("A", mech.cidr4) if self.ip.version == 4 else ("AAAA", mech.cidr6)
+        answer = await self.query(host, rdtype, here)
+        max_prefix = 32 if self.ip.version == 4 else 128
+        prefix = max_prefix if prefix is None else prefix
+        return any(self.ip in ipaddress.ip_network(f"{a}/{prefix}", strict=False) for a in answer.records)
+
+    # ---- explanation (RFC 7208 §6.2) ------------------------------------------------------------
+
+    async def explanation(self, outcome: _Outcome) -> str | None:
+        exp = outcome.record.exp if outcome.record is not None else None
+        if exp is None:
+            return None
+        try:
+            target = await self.expand_domain(exp.domain, outcome.domain)
+        except _Stop:
+            return None
+        if not valid_domain(target):
+            return None
+        answer = await self.dns.query(target, "TXT")
+        if answer.status is not Status.ANSWER or len(answer.records) != 1:
+            return None  # §6.2: no record, several records or a DNS error: no explanation
+        try:
+            tokens = macro.tokenize(decode(join_strings(answer.records[0])), exp=True)
+            return await macro.expand(tokens, self.context(outcome.domain), self.validated_name)
+        except (SpfSyntaxError, _Stop):
+            return None
+
+
+async def check_host_async(
+    ip: str | IPAddress,
+    domain: str,
+    sender: str | None = None,
+    *,
+    helo: str | None = None,
+    dns: DnsClient,
+    limits: Limits = Limits(),
+    receiver: str = "unknown",
+    timestamp: int | None = None,
+) -> SpfResult:
+    """RFC 7208 §4: evaluate the SPF policy of ``domain`` for a client ``ip``.
+
+    ``sender`` is the MAIL FROM address (empty or None: ``postmaster@helo``).
+    """
+    ev = _Evaluation(
+        ip=as_client_ip(ip),
+        sender=sender_identity(sender, helo),
+        helo=helo or "unknown",
+        dns=dns,
+        limits=limits,
+        receiver=receiver,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+        upper_hex=isinstance(ip, str) and ":" in ip and ip != ip.lower(),
+    )
+    try:
+        outcome = await ev.check_host(domain)
+    except _Stop as stop:
+        return SpfResult(stop.result, None, stop.path, stop.reason, ev.lookups, ev.voids)
+    explanation = await ev.explanation(outcome) if outcome.result == "fail" else None
+    return SpfResult(outcome.result, explanation, outcome.path, outcome.reason, ev.lookups, ev.voids)
+
+
+def check_host(ip, domain, sender=None, *, helo=None, dns: DnsClient, **kwargs) -> SpfResult:
+    """Synchronous :func:`check_host_async` for callers without an event loop."""
+    return asyncio.run(check_host_async(ip, domain, sender, helo=helo, dns=dns, **kwargs))
