@@ -212,7 +212,9 @@ class _Evaluation:
                 self.count_lookup(here)
             inner = await self.matches(mech, domain, here)
             if inner is not None:
-                return _Outcome(mech.result, domain, record, inner, f"matched {mech.render()}")
+                decider = inner[-1]
+                where = "" if decider.domain == domain else f" in {decider.domain}"
+                return _Outcome(mech.result, domain, record, inner, f"matched {decider.term}{where}")
         redirect = record.effective_redirect
         if redirect is not None:  # RFC 7208 §6.1
             here = (*path, Step(domain, redirect.render()))

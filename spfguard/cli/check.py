@@ -1,0 +1,205 @@
+"""``spfguard check``: render audit reports as a table, a tree or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+from tabulate import tabulate
+
+from spfguard.audit import LOOKUP_LIMIT, VOID_LIMIT, Report, audit
+from spfguard.cli.common import (
+    Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns, stderr_is_terminal,
+)
+from spfguard.findings import severity_rank
+from spfguard.report_json import reports_to_json
+from spfguard.tree import Node
+
+PROGRESS_MIN_DOMAINS = 5
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    tree = "tree"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
+def check(
+    domains: Annotated[list[str], typer.Argument(help="Domains to check.", show_default=False)],
+    zone: ZoneOption = None,
+    nameserver: NameserverOption = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    ip: Annotated[list[str] | None, typer.Option("--ip", help="Also evaluate check_host() for this sender "
+                                                  "address (repeatable).")] = None,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding of this severity or "
+                                            "worse is found.")] = FailOn.error,
+    warn_lookups: Annotated[int, typer.Option("--warn-lookups", help="Warn from this many lookups on.",
+                                              min=1, max=10)] = 9,
+    timeout: TimeoutOption = 2.0,
+    retries: RetriesOption = 2,
+) -> None:
+    """Audit the SPF tree of each domain: lookups, void lookups, findings, DMARC and MX."""
+    ips = _valid_ips(ip or [])
+    dns = make_dns(zone, nameserver, timeout, retries)
+    reports = asyncio.run(_audit_all([d.strip() for d in domains], dns, ips, warn_lookups))
+    if fmt is Format.json:
+        typer.echo(json.dumps(reports_to_json(reports), indent=2))
+    elif fmt is Format.tree:
+        typer.echo("\n\n".join(render_tree(r) for r in reports))
+    else:
+        typer.echo(render_table(reports))
+    raise typer.Exit(exit_code(reports, fail_on.value))
+
+
+def _valid_ips(ips: list[str]) -> list[str]:
+    import ipaddress
+
+    for value in ips:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise UserError(f"--ip {value!r} is not an IPv4 or IPv6 address") from None
+    return ips
+
+
+async def _audit_all(domains: list[str], dns, ips: list[str], warn_lookups: int) -> list[Report]:
+    progress = stderr_is_terminal() and len(domains) > PROGRESS_MIN_DOMAINS
+    done = 0
+
+    async def one(domain: str) -> Report:
+        nonlocal done
+        report = await audit(domain, dns, ips=ips, warn_lookups=warn_lookups)
+        done += 1
+        if progress:
+            sys.stderr.write(f"\rchecked {done}/{len(domains)} domains")
+            sys.stderr.flush()
+        return report
+
+    reports = await asyncio.gather(*(one(d) for d in domains))
+    if progress:
+        sys.stderr.write("\n")
+    return list(reports)
+
+
+def exit_code(reports: list[Report], fail_on: str) -> int:
+    threshold = severity_rank(fail_on)
+    if any(severity_rank(f.severity) >= threshold and f.code != "temporary-failure"
+           for r in reports for f in r.findings):
+        return Exit.FINDINGS
+    if any(r.incomplete for r in reports):
+        return Exit.INCOMPLETE
+    return Exit.OK
+
+
+def _voids(report: Report) -> str:
+    return f"{report.voids4}/{VOID_LIMIT} (IPv6 {report.voids6}/{VOID_LIMIT})"
+
+
+def render_table(reports: list[Report]) -> str:
+    parts = []
+    if len(reports) > 1:
+        rows = [[r.domain, f"{r.lookups}/{LOOKUP_LIMIT}", _voids(r), r.verdict, _counts(r)] for r in reports]
+        parts.append(tabulate(rows, headers=["domain", "lookups", "void lookups", "verdict", "findings"]))
+    for report in reports:
+        parts.append(render_one(report, detail=len(reports) == 1))
+    return "\n\n".join(parts)
+
+
+def _counts(report: Report) -> str:
+    counts = {s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")}
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
+
+
+def render_one(report: Report, *, detail: bool) -> str:
+    lines = [f"{report.domain}: {report.record or '(no SPF record)'}",
+             f"  lookups {report.lookups}/{LOOKUP_LIMIT} · void lookups {_voids(report)} · verdict: "
+             f"{report.verdict}"]
+    if report.mx is not None:
+        lines.append(f"  MX: {', '.join(report.mx) or '(none)'}")
+    if report.dmarc is not None:
+        d = report.dmarc
+        if d.present:
+            lines.append(f"  DMARC: p={d.policy} sp={d.subdomain_policy} pct={d.pct} "
+                         f"rua={'yes' if d.rua else 'no'} (at _dmarc.{d.record_domain})")
+        else:
+            lines.append(f"  DMARC: {'lookup failed: ' + d.error if d.temporary else 'none'}")
+    if detail and report.tree.parsed is not None:
+        lines.append("")
+        lines.append(tabulate(_term_rows(report.tree), headers=["term", "result", "lookups", "cumulative"]))
+    for ip, res in report.evaluations:
+        path = " → ".join(s.term for s in res.path) or res.reason
+        lines.append(f"  check_host({ip}) = {res.result}  via {path}")
+    if report.findings:
+        lines.append("")
+        rows = [[f.severity, f.code, f.where, f.message] for f in
+                sorted(report.findings, key=lambda f: -severity_rank(f.severity))]
+        lines.append(tabulate(rows, headers=["severity", "code", "where", "message"], maxcolwidths=[None, None, 40, 70]))
+    else:
+        lines.append("  no findings")
+    return "\n".join(lines)
+
+
+def _term_rows(node: Node) -> list[list]:
+    by_term = {info.term: info for info in node.terms}
+    rows = []
+    count = 0
+    for term in node.parsed.terms:
+        text = term.render()
+        info = by_term.get(text)
+        if info is None:
+            result = getattr(term, "result", "") if hasattr(term, "kind") else "modifier"
+            rows.append([text, result, "", ""])
+            continue
+        subtree = info.lookups + (info.child.total_lookups if info.child else 0)
+        count = info.child.cumulative if info.child else count + info.lookups
+        result = "modifier" if text.lower().startswith("redirect=") else term.result
+        rows.append([text, result, subtree, count])
+    return rows
+
+
+def render_tree(report: Report) -> str:
+    lines = [f"{report.domain}  [{report.lookups}/{LOOKUP_LIMIT} lookups · void lookups {_voids(report)} · "
+             f"{report.verdict}]"]
+    _tree_lines(report.tree, "", lines)
+    return "\n".join(lines)
+
+
+def _tree_lines(node: Node, prefix: str, lines: list[str]) -> None:
+    items: list[tuple[str, Node | None]] = []
+    if node.status != "ok":
+        items.append((f"! {node.status}: {node.error}", None))
+    if node.parsed is not None:
+        ranges = [m for m in node.parsed.mechanisms if m.kind in ("ip4", "ip6")]
+        if ranges:
+            v4 = sum(m.kind == "ip4" for m in ranges)
+            items.append((f"{v4} ip4, {len(ranges) - v4} ip6 range(s)", None))
+        for info in node.terms:
+            if info.child is not None:
+                child = info.child
+                label = (f"{info.term}  (+{info.lookups}, subtree {info.lookups + child.total_lookups}, "
+                         f"running total {child.cumulative})")
+                items.append((label, child))
+            else:
+                extra = ""
+                if info.macro:
+                    extra = " macro: resolved per message"
+                elif info.mx_hosts:
+                    extra = f" {info.mx_hosts} MX host(s)"
+                voids = f", void v4 {info.voids4} / v6 {info.voids6}" if info.voids4 or info.voids6 else ""
+                items.append((f"{info.term}  (+{info.lookups}{voids}){extra}", None))
+        if node.parsed.all is not None:
+            items.append((node.parsed.all.render(), None))
+    for i, (label, child) in enumerate(items):
+        last = i == len(items) - 1
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{label}")
+        if child is not None:
+            _tree_lines(child, prefix + ("    " if last else "│   "), lines)

@@ -1,0 +1,71 @@
+"""Entry point: ``spfguard``. Heavy modules (provider SDKs, checkdmarc) are imported by the commands that
+need them, never here."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from spfguard import __version__
+from spfguard.cli import check as check_cmd
+from spfguard.cli import evaluate as eval_cmd
+from spfguard.cli.common import Exit, UserError
+
+app = typer.Typer(
+    name="spfguard",
+    help="Audit, repair and watch SPF records (RFC 7208).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("check")(check_cmd.check)
+app.command("eval")(eval_cmd.evaluate)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spfguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """Audit, repair and watch SPF records (RFC 7208)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; bad input is one line on stderr and exit 2, never a traceback."""
+    try:
+        app(args=argv, prog_name="spfguard", standalone_mode=False)
+    except typer.Exit as done:
+        return done.exit_code
+    except UserError as err:
+        typer.echo(f"spfguard: error: {err}", err=True)
+        return Exit.USAGE
+    except KeyboardInterrupt:
+        typer.echo("spfguard: interrupted", err=True)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            return err.exit_code
+        if isinstance(err, click.exceptions.Abort):
+            return 130
+        if os.environ.get("SPFGUARD_DEBUG"):
+            raise
+        typer.echo(f"spfguard: internal error: {type(err).__name__}: {err} (set SPFGUARD_DEBUG=1 for details)",
+                   err=True)
+        return 70
+    return Exit.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

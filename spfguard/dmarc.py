@@ -1,0 +1,135 @@
+"""DMARC summary for ``check`` (RFC 7489): the record is fetched through our DNS client, parsed by checkdmarc.
+
+checkdmarc's parser may look up the MX of report destinations; it is handed a resolver that answers
+through the same DNS client (zone files, the run's nameservers and cache), so ``--zone`` runs stay offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import dns.message
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from spfguard.dns.base import Answer, DnsClient, Status
+from spfguard.spf.txt import decode, join_strings
+
+
+@dataclass
+class DmarcSummary:
+    present: bool
+    record: str | None = None
+    record_domain: str | None = None  # where it was found (the domain or its organisational domain)
+    policy: str | None = None
+    subdomain_policy: str | None = None
+    pct: int | None = None
+    rua: bool = False
+    error: str | None = None
+    temporary: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"present": self.present, "record": self.record, "found_at": self.record_domain,
+                "policy": self.policy, "subdomain_policy": self.subdomain_policy, "pct": self.pct,
+                "rua": self.rua, "error": self.error, "warnings": self.warnings}
+
+
+async def _dmarc_txt(name: str, dns: DnsClient) -> tuple[Answer, list[str]]:
+    answer = await dns.query(f"_dmarc.{name}", "TXT")
+    texts = [decode(join_strings(rr)) for rr in answer.records]
+    return answer, [t for t in texts if t.strip().lower().startswith("v=dmarc1")]
+
+
+async def summarise_dmarc(domain: str, dns: DnsClient) -> DmarcSummary:
+    answer, records = await _dmarc_txt(domain, dns)
+    found_at = domain
+    if answer.status is not Status.TEMPFAIL and not records:
+        base = _organisational_domain(domain)
+        if base != domain:  # RFC 7489 §6.6.3: fall back to the organisational domain
+            answer, records = await _dmarc_txt(base, dns)
+            found_at = base
+    if answer.status is Status.TEMPFAIL:
+        return DmarcSummary(False, error=answer.error or "timeout", temporary=True)
+    if not records:
+        return DmarcSummary(False)
+    if len(records) > 1:
+        return DmarcSummary(False, error=f"{len(records)} DMARC records at _dmarc.{found_at} (must be one)",
+                            record_domain=found_at)
+    loop = asyncio.get_running_loop()
+    return await asyncio.to_thread(_parse, records[0], found_at, _BridgeResolver(dns, loop))
+
+
+def _organisational_domain(domain: str) -> str:
+    try:
+        from checkdmarc.utils import get_base_domain
+        return get_base_domain(domain)
+    except Exception:  # noqa: BLE001 - the public-suffix list is an aid, not a requirement
+        return ".".join(domain.split(".")[-2:])
+
+
+def _parse(record: str, domain: str, resolver: dns.resolver.Resolver) -> DmarcSummary:
+    from checkdmarc.dmarc import DMARCError, parse_dmarc_record  # heavy: imported only when needed
+
+    try:
+        parsed = parse_dmarc_record(record, domain, resolver=resolver, timeout=2.0)
+    except DMARCError as err:
+        return DmarcSummary(True, record=record, record_domain=domain, error=str(err))
+    tags = parsed["tags"]
+    pct = _pct(record)
+    return DmarcSummary(
+        True, record=record, record_domain=domain, policy=tags["p"]["value"],
+        subdomain_policy=tags.get("sp", {}).get("value"), pct=pct, rua=bool(tags.get("rua", {}).get("value")),
+        warnings=list(parsed.get("warnings", [])),
+    )
+
+
+def _pct(record: str) -> int:
+    """RFC 7489 §6.3 pct (DMARCbis dropped it; checkdmarc no longer reports it): default 100."""
+    for part in record.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == "pct" and value.strip().isdigit():
+            return int(value.strip())
+    return 100
+
+
+class _BridgeResolver(dns.resolver.Resolver):
+    """A synchronous dnspython resolver (for checkdmarc, in a worker thread) backed by our async client."""
+
+    def __init__(self, client: DnsClient, loop: asyncio.AbstractEventLoop):
+        super().__init__(configure=False)
+        self.nameservers = ["127.0.0.1"]  # never used: resolve() below answers
+        self._client, self._loop = client, loop
+
+    def resolve(self, qname, rdtype="A", *args, **kwargs):  # noqa: ARG002 - dnspython's signature
+        name = str(qname).rstrip(".")
+        rdtype = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
+        result = asyncio.run_coroutine_threadsafe(self._client.query(name, rdtype), self._loop).result()
+        qname = dns.name.from_text(name)
+        if result.status is Status.NXDOMAIN:
+            raise dns.resolver.NXDOMAIN(qnames=[qname])
+        if result.status is Status.NODATA:
+            raise dns.resolver.NoAnswer()
+        if result.status is Status.TEMPFAIL:
+            raise dns.resolver.NoNameservers()
+        response = dns.message.make_response(dns.message.make_query(qname, rdtype))
+        rrset = response.find_rrset(response.answer, qname, dns.rdataclass.IN, dns.rdatatype.from_text(rdtype),
+                                    create=True)
+        for text in _rdata_texts(rdtype, result.records):
+            rrset.add(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text), 300)
+        return dns.resolver.Answer(qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN, response)
+
+    query = resolve
+
+
+def _rdata_texts(rdtype: str, records) -> list[str]:
+    if rdtype == "TXT":
+        return [" ".join('"' + s.decode("latin-1").replace('"', '\\"') + '"' for s in rr) for rr in records]
+    if rdtype == "MX":
+        return [f"{pref} {host}." for pref, host in records]
+    if rdtype in ("PTR", "CNAME"):
+        return [f"{name}." for name in records]
+    return [str(r) for r in records]

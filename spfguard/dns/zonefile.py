@@ -1,0 +1,98 @@
+"""Offline DNS from RFC 1035 master files (``--zone PATH``).
+
+``ZoneFileDns.load(path)`` reads one file, or every ``*.zone`` file in a directory, with dnspython's zone
+parser. A file without ``$ORIGIN`` takes its origin from its name (``aacn.org.zone`` -> ``aacn.org.``).
+Names below a loaded zone answer as an authoritative server would (NXDOMAIN, NODATA, CNAME followed,
+``*`` wildcards); names outside every loaded zone are a temporary failure ("not in the loaded zones"),
+because the offline data cannot tell whether they exist.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dns.exception
+import dns.name
+import dns.rdatatype
+import dns.zone
+
+from spfguard.dns.base import Answer, Status, answer, normalise_name
+from spfguard.dns.convert import convert
+
+MAX_CNAME_CHAIN = 8
+
+
+class ZoneLoadError(ValueError):
+    pass
+
+
+class ZoneFileDns:
+    def __init__(self, zones: list[dns.zone.Zone]):
+        # longest origin first, so that a child zone wins over its parent
+        self.zones = sorted(zones, key=lambda z: len(z.origin.labels), reverse=True)
+        self.queries: list[tuple[str, str]] = []
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ZoneFileDns:
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(path.glob("*.zone"))
+            if not files:
+                raise ZoneLoadError(f"{path}: no *.zone files in this directory")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise ZoneLoadError(f"{path}: no such file or directory")
+        return cls([load_zone_file(f) for f in files])
+
+    def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
+        return next((z for z in self.zones if name.is_subdomain(z.origin)), None)
+
+    async def query(self, name: str, rdtype: str) -> Answer:
+        self.queries.append((normalise_name(name), rdtype))
+        return self.lookup(name, rdtype)
+
+    def lookup(self, name: str, rdtype: str) -> Answer:
+        try:
+            qname = dns.name.from_text(normalise_name(name) or ".")
+        except dns.exception.DNSException as err:
+            return Answer(name, rdtype, Status.NXDOMAIN, error=f"not a valid DNS name: {err}")
+        wanted = dns.rdatatype.from_text(rdtype)
+        for _ in range(MAX_CNAME_CHAIN):
+            zone = self._zone_for(qname)
+            if zone is None:
+                return Answer(name, rdtype, Status.TEMPFAIL, error=f"{qname} is not in the loaded zone files")
+            node = zone.get_node(qname) or _wildcard(zone, qname)
+            if node is None:
+                if any(n.is_subdomain(qname) for n in zone.nodes):  # an empty non-terminal
+                    return Answer(name, rdtype, Status.NODATA)
+                return Answer(name, rdtype, Status.NXDOMAIN)
+            rdataset = node.get_rdataset(zone.rdclass, wanted)
+            if rdataset is not None:
+                return answer(name, rdtype, convert(rdtype, rdataset))
+            cname = node.get_rdataset(zone.rdclass, dns.rdatatype.CNAME)
+            if cname is None:
+                return Answer(name, rdtype, Status.NODATA)
+            qname = cname[0].target
+        return Answer(name, rdtype, Status.TEMPFAIL, error="CNAME chain too long (loop?)")
+
+
+def _wildcard(zone: dns.zone.Zone, qname: dns.name.Name):
+    """RFC 4592: the wildcard at the closest encloser, if the closest encloser has one."""
+    parent = qname.parent()
+    while parent.is_subdomain(zone.origin):
+        if zone.get_node(parent) is not None or parent == zone.origin:
+            return zone.get_node(dns.name.Name((b"*",) + parent.labels))
+        parent = parent.parent()
+    return None
+
+
+def load_zone_file(path: Path) -> dns.zone.Zone:
+    text = path.read_text(encoding="utf-8")
+    origin = None if "$ORIGIN" in text else path.name.removesuffix(".zone").rstrip(".") + "."
+    try:
+        return dns.zone.from_text(text, origin=origin, relativize=False, filename=str(path),
+                                  check_origin=False)
+    except dns.exception.DNSException as err:
+        raise ZoneLoadError(f"{path}: {err}") from None

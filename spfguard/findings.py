@@ -1,0 +1,53 @@
+"""Findings: stable codes (like a linter's rule ids), a severity, a message and where they arise.
+
+The codes are part of the JSON output and documented in the README; never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+SEVERITIES = ("info", "warning", "error")
+
+CODES = {
+    "too-many-lookups": "more than 10 DNS-querying terms: receivers return permerror (RFC 7208 §4.6.4)",
+    "near-lookup-limit": "9 or 10 DNS-querying terms: one more include breaks the record",
+    "too-many-void-lookups": "more than 2 lookups with no answer, for IPv4 or IPv6 senders (§4.6.4)",
+    "multiple-records": "more than one v=spf1 record at a name: permerror (§4.5)",
+    "no-record": "the domain publishes no SPF record",
+    "include-no-record": "an include or redirect target has no usable SPF record: permerror (§5.2, §6.1)",
+    "loop": "an include or redirect leads back to a record already being evaluated",
+    "syntax-error": "the record does not follow the RFC 7208 grammar: permerror (§4.6)",
+    "ptr-used": "the ptr mechanism is slow, unreliable and deprecated (§5.5)",
+    "permissive-all": "+all, ?all or a very wide range authorises (nearly) anyone",
+    "no-all": "no all and no redirect: unmatched senders get neutral",
+    "redirect-ignored": "redirect= beside all is never used (§6.1)",
+    "duplicate-term": "the same term twice in one record",
+    "redundant-range": "an ip4/ip6 range already authorised elsewhere in the tree with the same qualifier",
+    "record-too-long": "record over 450 bytes: the DNS answer may not fit a 512-byte UDP reply",
+    "mx-too-many-hosts": "an mx term whose domain has more than 10 MX records: permerror (§4.6.4)",
+    "temporary-failure": "a lookup could not be completed: the result is 'could not check'",
+    "macro-term": "a term with macros: validated and counted, resolved only per message",
+    "dmarc-missing": "no DMARC record for the domain or its organisational domain",
+    "dmarc-policy-none": "DMARC p=none: failing mail is not quarantined or rejected",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    message: str
+    where: str  # the path in the tree, e.g. "aacn.org > include:docebosaas.com"
+    term: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.code in CODES, self.code
+        assert self.severity in SEVERITIES, self.severity
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)

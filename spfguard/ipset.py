@@ -1,0 +1,102 @@
+"""Exact sets of IPv4 / IPv6 addresses as sorted, merged integer intervals.
+
+Used for coverage (is every range of a vendor authorised?), redundancy and flattening: union,
+difference, containment, and the shortest CIDR list for a set (``ipaddress.collapse_addresses``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class IPSet:
+    """A set of addresses of one family (4 or 6), immutable."""
+
+    __slots__ = ("version", "_ranges")
+
+    def __init__(self, version: int, ranges: Iterable[tuple[int, int]] = ()):
+        self.version = version
+        self._ranges = _merge(ranges)
+
+    @classmethod
+    def of(cls, version: int, networks: Iterable[Network | str]) -> IPSet:
+        nets = [ipaddress.ip_network(n, strict=False) if isinstance(n, str) else n for n in networks]
+        return cls(version, ((int(n.network_address), int(n.broadcast_address))
+                             for n in nets if n.version == version))
+
+    @property
+    def ranges(self) -> tuple[tuple[int, int], ...]:
+        return self._ranges
+
+    def __bool__(self) -> bool:
+        return bool(self._ranges)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IPSet) and (self.version, self._ranges) == (other.version, other._ranges)
+
+    def __hash__(self) -> int:
+        return hash((self.version, self._ranges))
+
+    def __or__(self, other: IPSet) -> IPSet:
+        return IPSet(self.version, (*self._ranges, *other._ranges))
+
+    def __sub__(self, other: IPSet) -> IPSet:
+        out: list[tuple[int, int]] = []
+        theirs = other._ranges
+        j = 0
+        for lo, hi in self._ranges:
+            while j < len(theirs) and theirs[j][1] < lo:
+                j += 1
+            k = j
+            while lo <= hi and k < len(theirs) and theirs[k][0] <= hi:
+                t_lo, t_hi = theirs[k]
+                if t_lo > lo:
+                    out.append((lo, t_lo - 1))
+                lo = max(lo, t_hi + 1)
+                k += 1
+            if lo <= hi:
+                out.append((lo, hi))
+        return IPSet(self.version, out)
+
+    def __and__(self, other: IPSet) -> IPSet:
+        return self - (self - other)
+
+    def issubset(self, other: IPSet) -> bool:
+        return not (self - other)
+
+    def __contains__(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        value = int(address)
+        return any(lo <= value <= hi for lo, hi in self._ranges)
+
+    def size(self) -> int:
+        return sum(hi - lo + 1 for lo, hi in self._ranges)
+
+    def cidrs(self) -> list[Network]:
+        """The shortest list of CIDR networks covering exactly this set."""
+        cls = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
+        nets: list[Network] = []
+        for lo, hi in self._ranges:
+            nets.extend(ipaddress.summarize_address_range(cls(lo), cls(hi)))
+        return nets
+
+    def __repr__(self) -> str:
+        return f"IPSet({self.version}, {[str(n) for n in self.cidrs()]})"
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in merged)
+
+
+def aggregate(networks: Iterable[Network]) -> list[Network]:
+    """IPv4 networks first, then IPv6, each family merged to the fewest CIDRs."""
+    nets = list(networks)
+    return IPSet.of(4, nets).cidrs() + IPSet.of(6, nets).cidrs()

@@ -1,0 +1,218 @@
+"""The worst-case walk of a domain's whole SPF tree (RFC 7208 §4.6.4), concurrent.
+
+Unlike ``check_host()``, which follows the path one address takes, the walk visits every include and
+redirect branch, as an evaluation would when no term matches before the end, and counts what such an
+evaluation costs:
+
+* DNS-querying terms: include, a, mx, ptr, exists, redirect (qualified or not); not all, ip4, ip6, exp.
+  A redirect beside ``all`` is never reached and is neither counted nor followed (§6.1). The same include
+  reached twice counts twice.
+* Void lookups (NXDOMAIN or no records), **separately for IPv4 and IPv6 senders**: an evaluation queries A
+  for an IPv4 client and AAAA for an IPv6 client, for ``a`` and for every host of ``mx``; the MX query
+  itself and ``exists`` (always A, §5.7) count for both. This is the rule the RFC 7208 test suite
+  applies (a host with no address is a void lookup), and it is why a record can be fine for IPv4 senders
+  and a permerror for IPv6 ones. ``ptr`` depends on the client address and cannot be counted statically.
+* Address lookups per ``mx`` (at most 10 MX records, §4.6.4).
+
+Terms with macros (§7) are validated and counted as one lookup but not resolved: their target depends on
+the message being checked.
+
+Sibling lookups are issued together (``asyncio.gather``), so the wall time is about the depth of the tree
+times one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+
+from spfguard.dns.base import Answer, DnsClient, Status
+from spfguard.spf.errors import SpfSyntaxError
+from spfguard.spf.evaluator import valid_domain
+from spfguard.spf.parser import parse_record
+from spfguard.spf.terms import Mechanism, Modifier, Record
+from spfguard.spf.txt import select_record
+
+MAX_NODES = 200  # a tree this large is broken anyway; stop expanding rather than exhaust memory
+
+
+@dataclass
+class TermInfo:
+    """What one DNS-querying term costs and what it resolved to."""
+
+    term: str
+    lookups: int = 1
+    voids4: int = 0
+    voids6: int = 0
+    mx_hosts: int = 0  # mx: number of MX records (each needs an address lookup)
+    addresses4: list[str] = field(default_factory=list)  # a / mx: the addresses found
+    addresses6: list[str] = field(default_factory=list)
+    macro: bool = False
+    error: str | None = None  # temporary failure text
+    child: Node | None = None  # include / redirect: the record it leads to
+
+
+@dataclass
+class Node:
+    name: str
+    via: str | None = None  # the parent's term that led here, e.g. "include:_spf.google.com"
+    status: str = "ok"  # ok | no-record | multiple-records | syntax-error | temperror | loop | invalid | truncated
+    record: str | None = None
+    candidates: tuple[str, ...] = ()
+    error: str | None = None
+    error_position: int | None = None
+    parsed: Record | None = None
+    terms: list[TermInfo] = field(default_factory=list)
+    cumulative: int = 0  # lookups counted when evaluation finishes this node (worst case, in order)
+
+    @property
+    def children(self) -> list[Node]:
+        return [t.child for t in self.terms if t.child is not None]
+
+    @property
+    def lookups(self) -> int:
+        return sum(t.lookups for t in self.terms)
+
+    @property
+    def total_lookups(self) -> int:
+        return self.lookups + sum(c.total_lookups for c in self.children)
+
+    @property
+    def total_voids4(self) -> int:
+        return sum(t.voids4 for t in self.terms) + sum(c.total_voids4 for c in self.children)
+
+    @property
+    def total_voids6(self) -> int:
+        return sum(t.voids6 for t in self.terms) + sum(c.total_voids6 for c in self.children)
+
+    def walk(self):
+        """This node and every descendant, in evaluation order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass
+class _Walk:
+    dns: DnsClient
+    nodes: int = 0
+
+    async def node(self, name: str, via: str | None, ancestors: tuple[str, ...]) -> Node:
+        node = Node(name=name, via=via)
+        self.nodes += 1
+        if name.lower() in ancestors:
+            node.status, node.error = "loop", f"{name} includes itself through {' -> '.join(ancestors)}"
+            return node
+        if self.nodes > MAX_NODES:
+            node.status, node.error = "truncated", f"tree larger than {MAX_NODES} records: not expanded"
+            return node
+        if not valid_domain(name):
+            node.status, node.error = "invalid", f"{name!r} is not a valid domain name"
+            return node
+        answer = await self.dns.query(name, "TXT")
+        if answer.status is Status.TEMPFAIL:
+            node.status, node.error = "temperror", f"TXT lookup failed: {answer.error or 'timeout'}"
+            return node
+        selection = select_record(answer.records)
+        node.candidates = selection.candidates
+        if selection.multiple:
+            node.status, node.error = "multiple-records", f"{len(selection.candidates)} SPF records"
+            return node
+        if selection.record is None:
+            node.status = "no-record"
+            node.error = "no SPF record" + (" (name does not exist)" if answer.status is Status.NXDOMAIN else "")
+            return node
+        node.record = selection.record
+        try:
+            node.parsed = parse_record(selection.record)
+        except SpfSyntaxError as err:
+            node.status, node.error, node.error_position = "syntax-error", str(err), err.position
+            return node
+        await self.expand(node, (*ancestors, name.lower()))
+        return node
+
+    async def expand(self, node: Node, ancestors: tuple[str, ...]) -> None:
+        record = node.parsed
+        counted: list[Mechanism | Modifier] = [m for m in record.mechanisms if m.counts_lookup]
+        if record.effective_redirect is not None:
+            counted.append(record.effective_redirect)
+        node.terms = [TermInfo(t.render()) for t in counted]
+        jobs = []
+        for term, info in zip(counted, node.terms, strict=True):
+            spec = term.domain
+            if spec is not None and spec.has_macros:
+                info.macro = True
+                continue
+            target = spec.text.rstrip(".") if spec is not None else node.name
+            if isinstance(term, Modifier) or term.kind == "include":
+                jobs.append(self.follow(info, target, ancestors))
+            elif term.kind in ("a", "mx", "exists"):
+                jobs.append(self.resolve_term(term, target, info))
+        await asyncio.gather(*jobs)
+
+    async def follow(self, info: TermInfo, target: str, ancestors: tuple[str, ...]) -> None:
+        info.child = await self.node(target, info.term, ancestors)
+
+    async def resolve_term(self, term: Mechanism, target: str, info: TermInfo) -> None:
+        if not valid_domain(target):
+            return
+        if term.kind == "exists":  # §5.7: always an A query
+            answer = await self.dns.query(target, "A")
+            if _failed(answer, info):
+                return
+            info.voids4 = info.voids6 = int(answer.void)
+            return
+        if term.kind == "a":
+            await self.addresses(target, info)
+            return
+        answer = await self.dns.query(target, "MX")  # mx
+        if _failed(answer, info):
+            return
+        info.voids4 = info.voids6 = int(answer.void)
+        hosts = sorted({host for _, host in answer.records if host not in ("", ".")})
+        info.mx_hosts = len(answer.records)
+        await asyncio.gather(*(self.addresses(host, info) for host in hosts))
+
+    async def addresses(self, host: str, info: TermInfo) -> None:
+        a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
+        if not _failed(a, info):
+            info.voids4 += int(a.void)
+            info.addresses4.extend(str(x) for x in a.records)
+        if not _failed(aaaa, info):
+            info.voids6 += int(aaaa.void)
+            info.addresses6.extend(str(x) for x in aaaa.records)
+
+
+def _failed(answer: Answer, info: TermInfo) -> bool:
+    if answer.status is Status.TEMPFAIL:
+        info.error = f"{answer.rdtype} lookup for {answer.name} failed: {answer.error or 'timeout'}"
+        return True
+    return False
+
+
+def _number(node: Node, start: int = 0) -> int:
+    """Fill ``cumulative``: the running lookup count in evaluation order, when this node is finished."""
+    count = start
+    for info in node.terms:
+        count += info.lookups
+        if info.child is not None:
+            count = _number(info.child, count)
+    node.cumulative = count
+    return count
+
+
+async def walk(domain: str, dns: DnsClient) -> Node:
+    """Walk the SPF tree of ``domain`` (see the module docstring)."""
+    root = await _Walk(dns).node(domain.rstrip("."), None, ())
+    _number(root)
+    return root
+
+
+def networks(node: Node) -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    """Every ip4/ip6 range in the tree as (record name, network, qualifier result)."""
+    found = []
+    for n in node.walk():
+        if n.parsed is not None:
+            found.extend((n.name, m.network, m.result) for m in n.parsed.mechanisms if m.kind in ("ip4", "ip6"))
+    return found
