@@ -65,7 +65,7 @@ class ZoneFileDns:
                 return Answer(name, rdtype, Status.TEMPFAIL, error=f"{qname} is not in the loaded zone files")
             node = zone.get_node(qname) or _wildcard(zone, qname)
             if node is None:
-                if any(n.is_subdomain(qname) for n in zone.nodes):  # an empty non-terminal
+                if _has_descendants(zone, qname):  # an empty non-terminal
                     return Answer(name, rdtype, Status.NODATA)
                 return Answer(name, rdtype, Status.NXDOMAIN)
             rdataset = node.get_rdataset(zone.rdclass, wanted)
@@ -79,13 +79,20 @@ class ZoneFileDns:
 
 
 def _wildcard(zone: dns.zone.Zone, qname: dns.name.Name):
-    """RFC 4592: the wildcard at the closest encloser, if the closest encloser has one."""
+    """RFC 4592: the wildcard child of the closest encloser (the nearest ancestor that exists)."""
     parent = qname.parent()
     while parent.is_subdomain(zone.origin):
-        if zone.get_node(parent) is not None or parent == zone.origin:
-            return zone.get_node(dns.name.Name((b"*",) + parent.labels))
+        wildcard = zone.get_node(dns.name.Name((b"*",) + parent.labels))
+        if wildcard is not None:
+            return wildcard
+        if parent == zone.origin or zone.get_node(parent) is not None or _has_descendants(zone, parent):
+            return None
         parent = parent.parent()
     return None
+
+
+def _has_descendants(zone: dns.zone.Zone, name: dns.name.Name) -> bool:
+    return any(n != name and n.is_subdomain(name) for n in zone.nodes)
 
 
 def load_zone_file(path: Path) -> dns.zone.Zone:

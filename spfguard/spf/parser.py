@@ -29,6 +29,7 @@ _DUAL_CIDR = re.compile(rf"(?:/({_CIDR}))?(?://({_CIDR}))?$")
 _QNUM = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _IP4 = re.compile(rf"{_QNUM}\.{_QNUM}\.{_QNUM}\.{_QNUM}$")
 _IP6_CHARS = re.compile(r"[0-9A-Fa-f:.]+$")
+_BAD_CHARACTER = re.compile(r"[^\x21-\x7e]")
 
 
 def is_spf_record(text: str) -> bool:
@@ -46,6 +47,7 @@ def parse_record(text: str) -> Record:
     # RFC 7208 §12: terms = *( 1*SP ( directive / modifier ) ); record = version terms *SP
     for match in re.finditer(r"[^ ]+", text[pos:]):
         start = pos + match.start()
+        _check_characters(match.group(), start)
         term = parse_term(match.group(), start)
         if isinstance(term, Modifier) and term.name in ("redirect", "exp"):
             if term.name in seen_modifiers:
@@ -55,6 +57,18 @@ def parse_record(text: str) -> Record:
             seen_modifiers[term.name] = start
         terms.append(term)
     return Record(tuple(terms))
+
+
+def _check_characters(term: str, start: int) -> None:
+    """RFC 7208 §12: terms are visible ASCII separated by spaces only (§3.1: records are 7-bit ASCII)."""
+    bad = _BAD_CHARACTER.search(term)
+    if bad:
+        ch = bad.group()
+        if ord(ch) > 0x7E:
+            what = "undecodable byte" if ch == "\ufffd" else "non-ASCII character"
+            raise SpfSyntaxError(f"{what} {ch!r}: SPF records are plain ASCII", start + bad.start())
+        raise SpfSyntaxError(f"control character {ch!r}: terms are separated by spaces only",
+                             start + bad.start())
 
 
 def parse_term(text: str, start: int = 0) -> Term:

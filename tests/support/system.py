@@ -1,0 +1,20 @@
+"""System tools the tests need: skip with a reason on a laptop, fail in CI (SPFGUARD_REQUIRE_SYSTEM_TOOLS=1)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+REQUIRE_ENV = "SPFGUARD_REQUIRE_SYSTEM_TOOLS"
+
+
+def require_tool(name: str, package: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+    if path:
+        return path
+    message = f"{name} not found: install the Debian package '{package}'"
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{message} ({REQUIRE_ENV} is set, so this is a failure, not a skip)")
+    pytest.skip(message)
