@@ -11,7 +11,7 @@ from spfguard.dns.base import Status
 from spfguard.dns.live import LiveDns, NameserverAddress
 from spfguard.dns.memory import MemoryDns
 from spfguard.dns.zonefile import ZoneFileDns, ZoneLoadError
-from tests.conftest import DEMO_ZONES, TEST_ZONES
+from tests.conftest import DEMO_ZONES
 
 
 def q(client, name, rdtype):

@@ -52,7 +52,8 @@ def test_trailing_a_ptr_or_mx_as_the_11th_lookup_is_permerror():
 def test_a_and_mx_keep_their_cidr_lengths():
     dns = zone(**{"example.com": ["v=spf1 a:host.example.com/24 -all"],
                   "dual.example.com": ["v=spf1 a:host.example.com/24//64 -all"],
-                  "mx.example.com": ["v=spf1 mx/28 -all", ("MX", (10, "m1.example.com")), ("MX", (20, "m2.example.com"))],
+                  "mx.example.com": ["v=spf1 mx/28 -all", ("MX", (10, "m1.example.com")),
+                                     ("MX", (20, "m2.example.com"))],
                   "host.example.com": [("A", "192.0.2.1"), ("AAAA", "2001:db8::1")],
                   "m1.example.com": [("A", "198.51.100.1")], "m2.example.com": [("A", "203.0.113.1")]})
     assert result("192.0.2.200", "example.com", dns).result == "pass"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,7 +13,14 @@ from tabulate import tabulate
 
 from spfguard.audit import LOOKUP_LIMIT, VOID_LIMIT, Report, audit
 from spfguard.cli.common import (
-    Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns, stderr_is_terminal,
+    Exit,
+    NameserverOption,
+    RetriesOption,
+    TimeoutOption,
+    UserError,
+    ZoneOption,
+    make_dns,
+    stderr_is_terminal,
 )
 from spfguard.findings import severity_rank
 from spfguard.report_json import reports_to_json
@@ -22,13 +29,13 @@ from spfguard.tree import Node
 PROGRESS_MIN_DOMAINS = 5
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     tree = "tree"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     error = "error"
     warning = "warning"
 
@@ -142,7 +149,8 @@ def render_one(report: Report, *, detail: bool) -> str:
         lines.append("")
         rows = [[f.severity, f.code, f.where, f.message] for f in
                 sorted(report.findings, key=lambda f: -severity_rank(f.severity))]
-        lines.append(tabulate(rows, headers=["severity", "code", "where", "message"], maxcolwidths=[None, None, 40, 70]))
+        lines.append(tabulate(rows, headers=["severity", "code", "where", "message"],
+                              maxcolwidths=[None, None, 40, 70]))
     else:
         lines.append("  no findings")
     return "\n".join(lines)

@@ -29,9 +29,9 @@ def fail(message: str, code: int = Exit.USAGE) -> NoReturn:
 
 
 ZoneOption = Annotated[
-    Path | None,
-    typer.Option("--zone", help="Answer from RFC 1035 zone files (a file, or every *.zone in a directory) "
-                 "instead of live DNS: offline."),
+    list[Path] | None,
+    typer.Option("--zone", help="Answer from RFC 1035 zone files (a file, or every *.zone in a directory; "
+                 "repeatable) instead of live DNS: offline."),
 ]
 NameserverOption = Annotated[
     list[str] | None,
@@ -42,15 +42,15 @@ TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds to wait
 RetriesOption = Annotated[int, typer.Option("--retries", help="Further tries after a DNS timeout.", min=0)]
 
 
-def make_dns(zone: Path | None, nameservers: list[str] | None, timeout: float = 2.0, retries: int = 2,
+def make_dns(zone: list[Path] | None, nameservers: list[str] | None, timeout: float = 2.0, retries: int = 2,
              concurrency: int = 256) -> DnsClient:
-    if zone is not None and nameservers:
+    if zone and nameservers:
         raise UserError("--zone and --nameserver exclude each other: answer from files or from a server")
-    if zone is not None:
+    if zone:
         from spfguard.dns.zonefile import ZoneFileDns, ZoneLoadError
 
         try:
-            return ZoneFileDns.load(zone)
+            return ZoneFileDns.load(*zone)
         except ZoneLoadError as err:
             raise UserError(f"cannot load zone data: {err}") from None
     from spfguard.dns.live import LiveDns

@@ -10,7 +10,13 @@ from typing import Annotated
 import typer
 
 from spfguard.cli.common import (
-    Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns,
+    Exit,
+    NameserverOption,
+    RetriesOption,
+    TimeoutOption,
+    UserError,
+    ZoneOption,
+    make_dns,
 )
 from spfguard.report_json import evaluation_to_json
 from spfguard.spf.evaluator import check_host_async

@@ -42,7 +42,7 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input is one line on stderr and exit 2, never a traceback."""
     try:
-        app(args=argv, prog_name="spfguard", standalone_mode=False)
+        code = app(args=argv, prog_name="spfguard", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except UserError as err:
@@ -52,19 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("spfguard: interrupted", err=True)
         return 130
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            return err.exit_code
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, typer.Abort):
             return 130
+        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
+            err.show()  # a usage error from the command-line parser: its own one-line message
+            return err.exit_code
         if os.environ.get("SPFGUARD_DEBUG"):
             raise
         typer.echo(f"spfguard: internal error: {type(err).__name__}: {err} (set SPFGUARD_DEBUG=1 for details)",
                    err=True)
         return 70
-    return Exit.OK
+    return code if isinstance(code, int) else Exit.OK
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Offline DNS from RFC 1035 master files (``--zone PATH``).
 
-``ZoneFileDns.load(path)`` reads one file, or every ``*.zone`` file in a directory, with dnspython's zone
+``ZoneFileDns.load(path, ...)`` reads files, or every ``*.zone`` file in directories, with dnspython's zone
 parser. A file without ``$ORIGIN`` takes its origin from its name (``aacn.org.zone`` -> ``aacn.org.``).
 Names below a loaded zone answer as an authoritative server would (NXDOMAIN, NODATA, CNAME followed,
 ``*`` wildcards); names outside every loaded zone are a temporary failure ("not in the loaded zones"),
@@ -34,16 +34,18 @@ class ZoneFileDns:
         self.queries: list[tuple[str, str]] = []
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ZoneFileDns:
-        path = Path(path)
-        if path.is_dir():
-            files = sorted(path.glob("*.zone"))
-            if not files:
-                raise ZoneLoadError(f"{path}: no *.zone files in this directory")
-        elif path.is_file():
-            files = [path]
-        else:
-            raise ZoneLoadError(f"{path}: no such file or directory")
+    def load(cls, *paths: str | os.PathLike) -> ZoneFileDns:
+        files: list[Path] = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                found = sorted(path.glob("*.zone"))
+                if not found:
+                    raise ZoneLoadError(f"{path}: no *.zone files in this directory")
+                files.extend(found)
+            elif path.is_file():
+                files.append(path)
+            else:
+                raise ZoneLoadError(f"{path}: no such file or directory")
         return cls([load_zone_file(f) for f in files])
 
     def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
