@@ -7,6 +7,7 @@ through the same DNS client (zone files, the run's nameservers and cache), so ``
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 
 import dns.message
@@ -36,6 +37,15 @@ class DmarcSummary:
         return {"present": self.present, "record": self.record, "found_at": self.record_domain,
                 "policy": self.policy, "subdomain_policy": self.subdomain_policy, "pct": self.pct,
                 "rua": self.rua, "error": self.error, "warnings": self.warnings}
+
+
+def preload() -> None:
+    """Import checkdmarc (~0.1 s of CPU) in the background, while the first DNS answers are awaited."""
+    threading.Thread(target=_import_checkdmarc, name="import-checkdmarc", daemon=True).start()
+
+
+def _import_checkdmarc() -> None:
+    import checkdmarc.dmarc  # noqa: F401
 
 
 async def _dmarc_txt(name: str, dns: DnsClient) -> tuple[Answer, list[str]]:

@@ -59,7 +59,3 @@ def report_to_json(report: Report) -> dict:
         "evaluations": [evaluation_to_json(ip, r) for ip, r in report.evaluations],
     }
     return out
-
-
-def reports_to_json(reports: list[Report]) -> dict:
-    return {"version": JSON_VERSION, "results": [report_to_json(r) for r in reports]}

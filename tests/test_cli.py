@@ -107,3 +107,15 @@ def test_help_does_not_import_provider_sdks():
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "spfguard.cli.main", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("spfguard ")
+
+
+def test_progress_on_a_terminal_for_many_domains(capsys, monkeypatch):
+    import spfguard.cli.check as check_module
+
+    monkeypatch.setattr(check_module, "stderr_is_terminal", lambda: True)
+    domains = ["aacn.org", "informz.net", "msgfocus.com", "docebosaas.com", "google.com", "mimecast.com"]
+    code, out, err = run(capsys, "check", *domains, "--zone", str(DEMO_ZONES))
+    assert "checked 6/6 domains" in err
+    assert out.rstrip().splitlines()[-1].startswith("mimecast.com")  # the summary table comes last
+    code, out, err = run(capsys, "check", *domains[:3], "--zone", str(DEMO_ZONES))
+    assert "checked" not in err  # a few domains: no progress bar

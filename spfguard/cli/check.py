@@ -22,11 +22,13 @@ from spfguard.cli.common import (
     make_dns,
     stderr_is_terminal,
 )
+from spfguard.dmarc import preload as preload_dmarc
 from spfguard.findings import severity_rank
-from spfguard.report_json import reports_to_json
+from spfguard.report_json import JSON_VERSION, report_to_json
 from spfguard.tree import Node
 
 PROGRESS_MIN_DOMAINS = 5
+WINDOW = 256  # domains audited at once: enough to keep hundreds of queries in flight, bounded memory
 
 
 class Format(StrEnum):
@@ -57,14 +59,49 @@ def check(
     """Audit the SPF tree of each domain: lookups, void lookups, findings, DMARC and MX."""
     ips = _valid_ips(ip or [])
     dns = make_dns(zone, nameserver, timeout, retries)
-    reports = asyncio.run(_audit_all([d.strip() for d in domains], dns, ips, warn_lookups))
+    preload_dmarc()
+    domains = [d.strip() for d in domains]
+    summaries: list[list] = []
+    outcome = _Outcome()
+
+    def emit(index: int, report: Report) -> None:
+        outcome.add(report, fail_on.value)
+        if fmt is Format.json:
+            text = json.dumps(report_to_json(report), indent=2)
+            typer.echo(("" if index == 0 else ",\n") + text, nl=False)
+        elif fmt is Format.tree:
+            typer.echo(("" if index == 0 else "\n") + render_tree(report))
+        else:
+            typer.echo(("" if index == 0 else "\n") + render_one(report, detail=len(domains) == 1))
+            summaries.append([report.domain, f"{report.lookups}/{LOOKUP_LIMIT}", _voids(report), report.verdict,
+                              _counts(report)])
+
     if fmt is Format.json:
-        typer.echo(json.dumps(reports_to_json(reports), indent=2))
-    elif fmt is Format.tree:
-        typer.echo("\n\n".join(render_tree(r) for r in reports))
-    else:
-        typer.echo(render_table(reports))
-    raise typer.Exit(exit_code(reports, fail_on.value))
+        typer.echo(f'{{"version": {JSON_VERSION}, "results": [', nl=False)
+    asyncio.run(_audit_all(domains, dns, ips, warn_lookups, emit))
+    if fmt is Format.json:
+        typer.echo("]}")
+    elif fmt is Format.table and len(domains) > 1:
+        typer.echo("\n" + tabulate(summaries, headers=["domain", "lookups", "void lookups", "verdict", "findings"]))
+    raise typer.Exit(outcome.code)
+
+
+class _Outcome:
+    """The exit code, accumulated while reports stream past (they are not kept)."""
+
+    def __init__(self) -> None:
+        self.findings = False
+        self.incomplete = False
+
+    def add(self, report: Report, fail_on: str) -> None:
+        threshold = severity_rank(fail_on)
+        self.findings |= any(severity_rank(f.severity) >= threshold and f.code != "temporary-failure"
+                             for f in report.findings)
+        self.incomplete |= report.incomplete
+
+    @property
+    def code(self) -> int:
+        return Exit.FINDINGS if self.findings else Exit.INCOMPLETE if self.incomplete else Exit.OK
 
 
 def _valid_ips(ips: list[str]) -> list[str]:
@@ -78,47 +115,32 @@ def _valid_ips(ips: list[str]) -> list[str]:
     return ips
 
 
-async def _audit_all(domains: list[str], dns, ips: list[str], warn_lookups: int) -> list[Report]:
+async def _audit_all(domains: list[str], dns, ips: list[str], warn_lookups: int, emit) -> None:
+    """Audit up to WINDOW domains at once (sharing the DNS client and its cache) and hand each report to
+    ``emit`` in input order as soon as it and those before it are done; reports are not kept."""
     progress = stderr_is_terminal() and len(domains) > PROGRESS_MIN_DOMAINS
-    done = 0
+    window = asyncio.Semaphore(WINDOW)
+    done: dict[int, Report] = {}
+    next_out = 0
 
-    async def one(domain: str) -> Report:
-        nonlocal done
-        report = await audit(domain, dns, ips=ips, warn_lookups=warn_lookups)
-        done += 1
-        if progress:
-            sys.stderr.write(f"\rchecked {done}/{len(domains)} domains")
-            sys.stderr.flush()
-        return report
+    async def one(index: int, domain: str) -> None:
+        nonlocal next_out
+        async with window:
+            done[index] = await audit(domain, dns, ips=ips, warn_lookups=warn_lookups)
+        while next_out in done:
+            emit(next_out, done.pop(next_out))
+            next_out += 1
+            if progress:
+                sys.stderr.write(f"\rchecked {next_out}/{len(domains)} domains")
+                sys.stderr.flush()
 
-    reports = await asyncio.gather(*(one(d) for d in domains))
+    await asyncio.gather(*(one(i, d) for i, d in enumerate(domains)))
     if progress:
         sys.stderr.write("\n")
-    return list(reports)
-
-
-def exit_code(reports: list[Report], fail_on: str) -> int:
-    threshold = severity_rank(fail_on)
-    if any(severity_rank(f.severity) >= threshold and f.code != "temporary-failure"
-           for r in reports for f in r.findings):
-        return Exit.FINDINGS
-    if any(r.incomplete for r in reports):
-        return Exit.INCOMPLETE
-    return Exit.OK
 
 
 def _voids(report: Report) -> str:
     return f"{report.voids4}/{VOID_LIMIT} (IPv6 {report.voids6}/{VOID_LIMIT})"
-
-
-def render_table(reports: list[Report]) -> str:
-    parts = []
-    if len(reports) > 1:
-        rows = [[r.domain, f"{r.lookups}/{LOOKUP_LIMIT}", _voids(r), r.verdict, _counts(r)] for r in reports]
-        parts.append(tabulate(rows, headers=["domain", "lookups", "void lookups", "verdict", "findings"]))
-    for report in reports:
-        parts.append(render_one(report, detail=len(reports) == 1))
-    return "\n\n".join(parts)
 
 
 def _counts(report: Report) -> str:

@@ -8,6 +8,7 @@ TCP by dnspython's resolver.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,6 +56,7 @@ class LiveDns:
         timeout: float = 2.0,
         retries: int = 2,
         concurrency: int = 64,
+        cache_size: int = 100_000,
     ):
         self.nameservers = [n if isinstance(n, NameserverAddress) else NameserverAddress.parse(n)
                             for n in nameservers]
@@ -63,7 +65,8 @@ class LiveDns:
         self.concurrency = concurrency
         self._resolver: dns.asyncresolver.Resolver | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self._cache: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], asyncio.Future[Answer]] = OrderedDict()
         self.sent = 0  # queries actually sent (cache misses), for tests and benchmarks
 
     def _make_resolver(self) -> dns.asyncresolver.Resolver:
@@ -83,6 +86,8 @@ class LiveDns:
         if future is None:
             future = asyncio.ensure_future(self._resolve(key[0], rdtype))
             self._cache[key] = future
+            if len(self._cache) > self.cache_size:  # least recently added first; awaiters keep their future
+                self._cache.popitem(last=False)
         return await asyncio.shield(future)
 
     async def _resolve(self, name: str, rdtype: str) -> Answer:

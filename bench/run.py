@@ -1,0 +1,141 @@
+"""spfguard against checkdmarc on a loopback authoritative server with 25 ms per answer (see bench/README.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.zones import DEPTH, LOOKUPS, ORIGIN, domain, write_zone  # noqa: E402
+from tests.support.knot import KnotServer  # noqa: E402
+from tests.support.relay import DnsRelay  # noqa: E402
+
+DELAY = 0.025
+REPEAT = 5
+MANY = 200
+FLEET = 1000
+CHECKDMARC_DOMAINS = 10
+PY = sys.executable
+
+CHECKDMARC = """
+import sys, time
+t0 = time.perf_counter()
+from checkdmarc.spf import check_spf
+import dns.nameserver
+ns = [dns.nameserver.Do53Nameserver("127.0.0.1", int(sys.argv[1]))]
+t1 = time.perf_counter()
+for d in sys.argv[2:]:
+    r = check_spf(d, nameservers=ns, timeout=5)
+    assert r["valid"], r
+    assert r["dns_lookups"] == LOOKUPS, r["dns_lookups"]
+print(t1 - t0, time.perf_counter() - t1)
+""".replace("LOOKUPS", str(LOOKUPS))
+
+
+def timed(cmd: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and stdout of a whole process."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    rss = int(proc.stderr.strip().splitlines()[-1])
+    return wall, rss, proc.stdout
+
+
+def spfguard(relay: DnsRelay, domains: list[str]) -> tuple[float, int]:
+    wall, rss, out = timed([PY, "-m", "spfguard.cli.main", "check", *domains, "--nameserver", relay.address,
+                            "--format", "json", "--timeout", "5"])
+    results = json.loads(out)["results"]
+    assert len(results) == len(domains) and all(r["lookups"] == LOOKUPS for r in results), "wrong counts"
+    assert all(r["verdict"] == "valid" for r in results)
+    return wall, rss
+
+
+def checkdmarc_process(relay: DnsRelay, domains: list[str]) -> tuple[float, float, float]:
+    """(whole-process wall, import time, time in check_spf calls)."""
+    wall, _, out = timed([PY, "-c", CHECKDMARC, str(relay.port), *domains])
+    imports, calls = map(float, out.split())
+    return wall, imports, calls
+
+
+def main() -> int:
+    knotd = shutil.which("knotd") or "/usr/sbin/knotd"
+    if not os.path.exists(knotd):
+        print("bench: knotd not found (Debian package 'knot')", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        zone = write_zone(Path(tmp) / f"{ORIGIN}.zone", FLEET + REPEAT * 2 + CHECKDMARC_DOMAINS * 2)
+        knot = KnotServer(knotd, Path(tmp) / "knot", {ORIGIN: zone}).start()
+        relay = DnsRelay(("127.0.0.1", knot.port), delay=DELAY).start()
+        try:
+            rows = run(relay)
+        finally:
+            relay.stop()
+            knot.stop()
+    table = render(rows)
+    print(table)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.md").write_text(table + "\n")
+    return 0
+
+
+def run(relay: DnsRelay) -> dict:
+    fresh = iter(range(FLEET, FLEET + REPEAT * 2 + CHECKDMARC_DOMAINS * 2))
+    one_s = [spfguard(relay, [domain(next(fresh))]) for _ in range(REPEAT)]
+    one_c = [checkdmarc_process(relay, [domain(next(fresh))]) for _ in range(REPEAT)]
+    per_domain_c = checkdmarc_process(relay, [domain(next(fresh)) for _ in range(CHECKDMARC_DOMAINS)])
+    many_wall, many_rss = spfguard(relay, [domain(n) for n in range(MANY)])
+    fleet_wall, fleet_rss = spfguard(relay, [domain(n) for n in range(FLEET)])
+    return {
+        "spfguard_one": statistics.median(w for w, _ in one_s),
+        "spfguard_one_rss": statistics.median(r for _, r in one_s),
+        "checkdmarc_one_process": statistics.median(w for w, _, _ in one_c),
+        "checkdmarc_one_call": statistics.median(c for _, _, c in one_c),
+        "checkdmarc_per_domain": per_domain_c[2] / CHECKDMARC_DOMAINS,
+        "many_wall": many_wall, "many_rss": many_rss, "fleet_wall": fleet_wall, "fleet_rss": fleet_rss,
+    }
+
+
+def render(r: dict) -> str:
+    ideal = DEPTH * DELAY
+    rate_s = MANY / r["many_wall"]
+    rate_c = 1 / r["checkdmarc_per_domain"]
+    lines = [
+        f"Loopback Knot DNS behind a relay adding {DELAY * 1000:.0f} ms per answer; SPF tree {DEPTH} round trips deep, "
+        f"{LOOKUPS} lookups per domain. Median of {REPEAT} runs for one domain.",
+        "",
+        "| measurement | time | ratio |",
+        "|---|---:|---:|",
+        f"| ideal for one domain ({DEPTH} × {DELAY * 1000:.0f} ms) | {ideal * 1000:.0f} ms | |",
+        f"| checkdmarc `check_spf`, one domain, call only | {r['checkdmarc_one_call'] * 1000:.0f} ms | "
+        f"{r['checkdmarc_one_call'] / ideal:.1f} × ideal |",
+        f"| checkdmarc `check_spf`, one domain, whole process | {r['checkdmarc_one_process'] * 1000:.0f} ms | |",
+        f"| spfguard check, one domain, whole process (with DMARC and MX) | {r['spfguard_one'] * 1000:.0f} ms | "
+        f"{r['spfguard_one'] / r['checkdmarc_one_process']:.2f} × checkdmarc process, "
+        f"{r['spfguard_one'] / r['checkdmarc_one_call']:.2f} × checkdmarc call |",
+        f"| checkdmarc, per domain ({CHECKDMARC_DOMAINS} in a row) | {r['checkdmarc_per_domain'] * 1000:.0f} ms | "
+        f"{rate_c:.1f} domains/s |",
+        f"| spfguard check, {MANY} domains in one process | {r['many_wall'] * 1000:.0f} ms | {rate_s:.0f} domains/s = "
+        f"{rate_s / rate_c:.0f} × checkdmarc's rate |",
+        f"| spfguard check, {FLEET} domains in one process | {r['fleet_wall'] * 1000:.0f} ms | "
+        f"{FLEET / r['fleet_wall']:.0f} domains/s |",
+        "",
+        f"Peak memory (max RSS) of spfguard: 1 domain {r['spfguard_one_rss'] / 1024:.0f} MiB, {MANY} domains "
+        f"{r['many_rss'] / 1024:.0f} MiB, {FLEET} domains {r['fleet_rss'] / 1024:.0f} MiB.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
