@@ -13,8 +13,18 @@ from spfguard.dmarc import DmarcSummary, summarise_dmarc
 from spfguard.dns.base import DnsClient, Status
 from spfguard.findings import Finding, severity_rank
 from spfguard.ipset import IPSet
+from spfguard.policy import decide
 from spfguard.spf.evaluator import SpfResult, check_host_async
 from spfguard.tree import Node, walk
+from spfguard.vendors.coverage import (
+    Coverage,
+    RangeInfo,
+    SenderSet,
+    classify_ranges,
+    coverage,
+    coverage_findings,
+    sender_sets,
+)
 
 LOOKUP_LIMIT = 10  # RFC 7208 §4.6.4
 VOID_LIMIT = 2
@@ -31,6 +41,8 @@ class Report:
     dmarc: DmarcSummary | None = None
     mx: list[str] | None = None
     evaluations: list[tuple[str, SpfResult]] = field(default_factory=list)
+    coverage: dict[str, Coverage] = field(default_factory=dict)
+    ranges: list[RangeInfo] = field(default_factory=list)
 
     @property
     def record(self) -> str | None:
@@ -76,24 +88,34 @@ _PERMERROR_CODES = {"too-many-lookups", "too-many-void-lookups", "multiple-recor
 
 
 async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lookups: int = 9,
-                dmarc: bool = True) -> Report:
+                dmarc: bool = True, expect: Sequence[str] = (),
+                senders: Sequence[SenderSet] | None = None) -> Report:
+    """Audit one domain. ``expect`` names catalogue platforms whose coverage is checked; callers auditing
+    many domains resolve the platforms' sender sets once and pass them as ``senders``."""
     domain = domain.rstrip(".").lower()
     tree_task = walk(domain, dns)
-    dmarc_task = summarise_dmarc(domain, dns) if dmarc else _none()
-    mx_task = dns.query(domain, "MX") if dmarc else _none()
+    dmarc_task = summarise_dmarc(domain, dns) if dmarc else _given(None)
+    mx_task = dns.query(domain, "MX") if dmarc else _given(None)
+    senders_task = _given(senders) if senders is not None else sender_sets(list(expect), dns)
     evals = [check_host_async(ip, domain, f"postmaster@{domain}", helo=domain, dns=dns) for ip in ips]
-    tree, dmarc_summary, mx, *results = await asyncio.gather(tree_task, dmarc_task, mx_task, *evals)
+    tree, dmarc_summary, mx, senders, *results = await asyncio.gather(tree_task, dmarc_task, mx_task, senders_task,
+                                                                       *evals)
     report = Report(domain, tree, dmarc=dmarc_summary, evaluations=list(zip(ips, results, strict=True)))
     if mx is not None:
         report.mx = [host for _, host in sorted(mx.records)] if mx.status is Status.ANSWER else []
     report.findings = tree_findings(tree, warn_lookups=warn_lookups)
+    if tree.parsed is not None:
+        report.coverage = coverage(tree, decide(tree), list(senders))
+    report.ranges = classify_ranges(tree, list(senders))
+    report.findings.extend(coverage_findings(report.coverage, report.ranges, [s.platform.name for s in senders],
+                                             domain))
     if dmarc_summary is not None:
         report.findings.extend(dmarc_findings(domain, dmarc_summary))
     return report
 
 
-async def _none():
-    return None
+async def _given(value):
+    return value
 
 
 def _where(path: tuple[str, ...]) -> str:

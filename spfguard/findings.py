@@ -28,6 +28,10 @@ CODES = {
     "mx-too-many-hosts": "an mx term whose domain has more than 10 MX records: permerror (§4.6.4)",
     "temporary-failure": "a lookup could not be completed: the result is 'could not check'",
     "macro-term": "a term with macros: validated and counted, resolved only per message",
+    "missing-vendor": "an expected sending platform is not authorised at all",
+    "partial-vendor": "an expected sending platform is only partly authorised (the missing ranges are listed)",
+    "stale-vendor-range": "an ip4/ip6 range a vendor no longer publishes (dated table of retired ranges)",
+    "unrecognized-range": "an ip4/ip6 range no expected platform publishes",
     "dmarc-missing": "no DMARC record for the domain or its organisational domain",
     "dmarc-policy-none": "DMARC p=none: failing mail is not quarantined or rejected",
 }

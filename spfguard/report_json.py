@@ -57,5 +57,7 @@ def report_to_json(report: Report) -> dict:
         "dmarc": report.dmarc.to_json() if report.dmarc is not None else None,
         "mx": report.mx,
         "evaluations": [evaluation_to_json(ip, r) for ip, r in report.evaluations],
+        "coverage": {name: c.to_json() for name, c in report.coverage.items()},
+        "ranges": [r.to_json() for r in report.ranges],
     }
     return out

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,10 +23,13 @@ from spfguard.cli.common import (
     make_dns,
     stderr_is_terminal,
 )
+from spfguard.config import get_int, get_list, load_config, section
 from spfguard.dmarc import preload as preload_dmarc
 from spfguard.findings import severity_rank
 from spfguard.report_json import JSON_VERSION, report_to_json
 from spfguard.tree import Node
+from spfguard.vendors.catalogue import load_catalogue
+from spfguard.vendors.coverage import sender_sets
 
 PROGRESS_MIN_DOMAINS = 5
 WINDOW = 256  # domains audited at once: enough to keep hundreds of queries in flight, bounded memory
@@ -51,14 +55,25 @@ def check(
                                                   "address (repeatable).")] = None,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding of this severity or "
                                             "worse is found.")] = FailOn.error,
-    warn_lookups: Annotated[int, typer.Option("--warn-lookups", help="Warn from this many lookups on.",
-                                              min=1, max=10)] = 9,
+    warn_lookups: Annotated[int | None, typer.Option("--warn-lookups", help="Warn from this many lookups on "
+                                                     "(default 9).", min=1, max=10)] = None,
+    expect: Annotated[list[str] | None, typer.Option("--expect", "-e", help="Platforms this domain sends from, "
+                                                     "comma-separated (see `spfguard ranges list`).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="spfguard.toml: [check] expect, "
+                                                "warn_lookups, nameservers.", envvar="SPFGUARD_CONFIG")] = None,
     timeout: TimeoutOption = 2.0,
     retries: RetriesOption = 2,
 ) -> None:
     """Audit the SPF tree of each domain: lookups, void lookups, findings, DMARC and MX."""
     ips = _valid_ips(ip or [])
-    dns = make_dns(zone, nameserver, timeout, retries)
+    settings = section(load_config(config), "check", str(config))
+    platforms = set(load_catalogue().platforms)
+    expected = parse_expect(expect) if expect else get_list(settings, "expect", "check", platforms)
+    unknown = [e for e in expected if e not in platforms]
+    if unknown:
+        raise UserError(f"--expect: unknown platform {unknown[0]!r} (known: {', '.join(sorted(platforms))})")
+    warn_lookups = warn_lookups or get_int(settings, "warn_lookups", "check", 9, 1, 10)
+    dns = make_dns(zone, nameserver or get_list(settings, "nameservers", "check"), timeout, retries)
     preload_dmarc()
     domains = [d.strip() for d in domains]
     summaries: list[list] = []
@@ -78,7 +93,7 @@ def check(
 
     if fmt is Format.json:
         typer.echo(f'{{"version": {JSON_VERSION}, "results": [', nl=False)
-    asyncio.run(_audit_all(domains, dns, ips, warn_lookups, emit))
+    asyncio.run(_audit_all(domains, dns, ips, warn_lookups, expected, emit))
     if fmt is Format.json:
         typer.echo("]}")
     elif fmt is Format.table and len(domains) > 1:
@@ -115,18 +130,24 @@ def _valid_ips(ips: list[str]) -> list[str]:
     return ips
 
 
-async def _audit_all(domains: list[str], dns, ips: list[str], warn_lookups: int, emit) -> None:
+def parse_expect(values: list[str]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+async def _audit_all(domains: list[str], dns, ips: list[str], warn_lookups: int, expected: list[str],
+                     emit) -> None:
     """Audit up to WINDOW domains at once (sharing the DNS client and its cache) and hand each report to
     ``emit`` in input order as soon as it and those before it are done; reports are not kept."""
     progress = stderr_is_terminal() and len(domains) > PROGRESS_MIN_DOMAINS
     window = asyncio.Semaphore(WINDOW)
     done: dict[int, Report] = {}
     next_out = 0
+    senders = await sender_sets(expected, dns)  # once for all domains
 
     async def one(index: int, domain: str) -> None:
         nonlocal next_out
         async with window:
-            done[index] = await audit(domain, dns, ips=ips, warn_lookups=warn_lookups)
+            done[index] = await audit(domain, dns, ips=ips, warn_lookups=warn_lookups, senders=senders)
         while next_out in done:
             emit(next_out, done.pop(next_out))
             next_out += 1
@@ -164,6 +185,11 @@ def render_one(report: Report, *, detail: bool) -> str:
     if detail and report.tree.parsed is not None:
         lines.append("")
         lines.append(tabulate(_term_rows(report.tree), headers=["term", "result", "lookups", "cumulative"]))
+    for name, cov in report.coverage.items():
+        missing = f" — missing {', '.join(cov.missing[:4])}{' …' if len(cov.missing) > 4 else ''}" \
+            if cov.missing else ""
+        via = f" via {', '.join(cov.via)}" if cov.via else ""
+        lines.append(f"  coverage {name}: {cov.status}{via}{missing}")
     for ip, res in report.evaluations:
         path = " → ".join(s.term for s in res.path) or res.reason
         lines.append(f"  check_host({ip}) = {res.result}  via {path}")
@@ -200,6 +226,9 @@ def render_tree(report: Report) -> str:
     lines = [f"{report.domain}  [{report.lookups}/{LOOKUP_LIMIT} lookups · void lookups {_voids(report)} · "
              f"{report.verdict}]"]
     _tree_lines(report.tree, "", lines)
+    for name, cov in report.coverage.items():
+        lines.append(f"coverage {name}: {cov.status}" + (f" (missing {len(cov.missing)} range(s))" if cov.missing
+                                                           else ""))
     return "\n".join(lines)
 
 

@@ -1,0 +1,133 @@
+"""What a walked SPF tree decides for every address: exact sets per result, computed symbolically.
+
+``decide(tree)`` follows check_host() (RFC 7208 §4.6.2: first match wins, left to right) over address *sets*
+instead of one address: each term takes the addresses it matches out of those still undecided. Includes
+contribute the addresses for which the included record gives pass (§5.2), redirect hands every undecided
+address to the target (§6.1), and whatever remains is neutral (§4.7). The processing limits are not applied:
+this is what the owner meant, and ``check`` reports the limits separately.
+
+Terms whose outcome depends on the message (exists, ptr, macros) cannot be decided statically: addresses
+still undecided when such a term is reached are recorded in ``conditional``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from spfguard.ipset import IPSet
+from spfguard.tree import Node, TermInfo
+
+RESULTS = ("pass", "fail", "softfail", "neutral", "permerror", "temperror")
+
+
+def universe(version: int) -> IPSet:
+    return IPSet(version, [(0, (1 << (32 if version == 4 else 128)) - 1)])
+
+
+@dataclass
+class Decision:
+    """For one address family: the addresses each result is given, and those that depend on the message."""
+
+    version: int
+    results: dict[str, IPSet] = field(default_factory=dict)
+    conditional: IPSet | None = None
+
+    def get(self, result: str) -> IPSet:
+        return self.results.get(result, IPSet(self.version))
+
+    def add(self, result: str, addresses: IPSet) -> None:
+        if addresses:
+            self.results[result] = self.get(result) | addresses
+
+    def mark_conditional(self, addresses: IPSet) -> None:
+        if addresses:
+            self.conditional = addresses if self.conditional is None else self.conditional | addresses
+
+    def result_of(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+        return next((r for r, s in self.results.items() if address in s), "neutral")
+
+
+@dataclass
+class Policy:
+    v4: Decision
+    v6: Decision
+
+    def family(self, version: int) -> Decision:
+        return self.v4 if version == 4 else self.v6
+
+    def passes(self, version: int) -> IPSet:
+        return self.family(version).get("pass")
+
+
+def decide(node: Node) -> Policy:
+    return Policy(_decide(node, 4, universe(4)), _decide(node, 6, universe(6)))
+
+
+def _term_set(node: Node, mech, info: TermInfo | None, version: int) -> IPSet | None:
+    """The addresses a resolved a/mx/ip4/ip6 term matches, or None when it cannot be known statically."""
+    if mech.kind in ("ip4", "ip6"):
+        return IPSet.of(version, [mech.network])
+    if info is None or info.macro or info.error:
+        return None
+    prefix = mech.cidr4 if version == 4 else mech.cidr6
+    addresses = info.addresses4 if version == 4 else info.addresses6
+    max_prefix = 32 if version == 4 else 128
+    return IPSet.of(version, [ipaddress.ip_network(f"{a}/{max_prefix if prefix is None else prefix}", strict=False)
+                              for a in addresses])
+
+
+def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
+    decision = Decision(version)
+    if node.parsed is None:  # no record, syntax error, loop, …: an evaluation reaching it errs
+        decision.add("temperror" if node.status == "temperror" else "permerror", remaining)
+        return decision
+    infos = {info.term: info for info in node.terms}
+    for mech in node.parsed.mechanisms:
+        if not remaining:
+            return decision
+        info = infos.get(mech.render())
+        if mech.kind == "all":
+            decision.add(mech.result, remaining)
+            return decision
+        if mech.kind == "include":
+            if info is None or info.child is None:  # a macro include: depends on the message
+                decision.mark_conditional(remaining)
+                continue
+            inner = _decide(info.child, version, remaining)
+            matched = inner.get("pass") & remaining
+            decision.add(mech.result, matched)
+            for error in ("permerror", "temperror"):  # errors inside an include end the evaluation (§5.2)
+                decision.add(error, inner.get(error) & remaining)
+                remaining = remaining - inner.get(error)
+            if inner.conditional is not None:
+                decision.mark_conditional(inner.conditional & remaining)
+            remaining = remaining - matched
+            continue
+        if mech.kind in ("exists", "ptr"):
+            decision.mark_conditional(remaining)
+            continue
+        if mech.kind in ("ip4", "ip6") and mech.kind != f"ip{version}":
+            continue
+        matched = _term_set(node, mech, info, version)
+        if matched is None:
+            decision.mark_conditional(remaining)
+            continue
+        matched = matched & remaining
+        decision.add(mech.result, matched)
+        remaining = remaining - matched
+    redirect = node.parsed.effective_redirect
+    if redirect is not None and remaining:
+        info = infos.get(redirect.render())
+        if info is None or info.child is None:
+            decision.mark_conditional(remaining)
+            decision.add("neutral", remaining)
+            return decision
+        inner = _decide(info.child, version, remaining)
+        for result, addresses in inner.results.items():
+            decision.add(result, addresses & remaining)
+        if inner.conditional is not None:
+            decision.mark_conditional(inner.conditional & remaining)
+        return decision
+    decision.add("neutral", remaining)  # RFC 7208 §4.7
+    return decision

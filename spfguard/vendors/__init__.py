@@ -1,0 +1,1 @@
+"""Sending platforms (Microsoft 365, Google Workspace, Mimecast, …): catalogue, retired ranges, coverage."""

@@ -1,0 +1,66 @@
+"""The data-driven sender catalogue (``catalogue.toml``) and the dated table of retired ranges (``retired.tsv``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    display: str
+    include: str
+    owner: str = ""
+    aliases: tuple[str, ...] = ()
+    endpoints: str | None = None  # Microsoft 365 endpoint web service instance
+
+    @property
+    def includes(self) -> tuple[str, ...]:
+        return (self.include, *self.aliases)
+
+
+@dataclass(frozen=True)
+class RetiredRange:
+    network: Network
+    platform: str
+    retired: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    platforms: dict[str, Platform] = field(default_factory=dict)
+    retired: tuple[RetiredRange, ...] = ()
+
+    def get(self, name: str) -> Platform:
+        try:
+            return self.platforms[name]
+        except KeyError:
+            known = ", ".join(sorted(self.platforms))
+            raise KeyError(f"unknown platform {name!r} (known: {known})") from None
+
+    def retired_overlapping(self, network: Network) -> list[RetiredRange]:
+        return [r for r in self.retired if r.network.version == network.version and r.network.overlaps(network)]
+
+
+@cache
+def load_catalogue() -> Catalogue:
+    package = resources.files("spfguard.vendors")
+    data = tomllib.loads(package.joinpath("catalogue.toml").read_text(encoding="utf-8"))
+    platforms = {
+        name: Platform(name, spec["display"], spec["include"], spec.get("owner", ""), tuple(spec.get("aliases", ())),
+                       spec.get("endpoints"))
+        for name, spec in data["platforms"].items()
+    }
+    retired = []
+    for line in package.joinpath("retired.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            network, platform, when, what = line.split("\t")
+            retired.append(RetiredRange(ipaddress.ip_network(network), platform, when, what))
+    return Catalogue(platforms, tuple(retired))

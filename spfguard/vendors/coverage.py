@@ -1,0 +1,175 @@
+"""Coverage: is every sender range of each expected platform authorised (pass) by the domain's SPF?
+
+Pure logic over walked trees (:mod:`spfguard.tree`) and their decided address sets (:mod:`spfguard.policy`):
+interval arithmetic, exact, in both address families.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from spfguard.dns.base import DnsClient
+from spfguard.findings import Finding
+from spfguard.ipset import IPSet
+from spfguard.policy import Policy, decide
+from spfguard.tree import Node, walk
+from spfguard.vendors.catalogue import Catalogue, Platform, load_catalogue
+
+
+@dataclass
+class SenderSet:
+    """A platform's current sender ranges: the pass set of its published SPF chain."""
+
+    platform: Platform
+    v4: IPSet
+    v6: IPSet
+    error: str | None = None  # the chain could not be resolved
+
+    def family(self, version: int) -> IPSet:
+        return self.v4 if version == 4 else self.v6
+
+    def cidrs(self) -> list[str]:
+        return [str(n) for n in self.v4.cidrs() + self.v6.cidrs()]
+
+
+@dataclass
+class Coverage:
+    platform: str
+    status: str  # full | partial | none | unknown
+    missing: list[str] = field(default_factory=list)
+    via: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"status": self.status, "missing": self.missing, "via": self.via}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class RangeInfo:
+    """One ip4/ip6 term of the domain's own records and what it is."""
+
+    term: str
+    where: str
+    platforms: list[str]  # expected platforms whose current sender ranges it overlaps
+    status: str  # vendor | stale | unrecognized
+    owner: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+async def sender_set(platform: Platform, dns: DnsClient) -> SenderSet:
+    tree = await walk(platform.include, dns)
+    problems = [n.error or n.status for n in tree.walk() if n.status != "ok"]
+    problems += [t.error for n in tree.walk() for t in n.terms if t.error]
+    policy = decide(tree)
+    return SenderSet(platform, policy.passes(4), policy.passes(6),
+                     f"{platform.include}: {problems[0]}" if problems else None)
+
+
+async def sender_sets(names: list[str], dns: DnsClient, catalogue: Catalogue | None = None) -> list[SenderSet]:
+    catalogue = catalogue or load_catalogue()
+    return list(await asyncio.gather(*(sender_set(catalogue.get(n), dns) for n in names)))
+
+
+def _root_terms(root: Node):
+    """(term text, the addresses it authorises per family) for the root record's ip and include terms."""
+    if root.parsed is None:
+        return
+    infos = {i.term: i for i in root.terms}
+    for mech in root.parsed.mechanisms:
+        if mech.result != "pass":
+            continue
+        if mech.network is not None:
+            yield mech.render(), {mech.network.version: IPSet.of(mech.network.version, [mech.network])}
+        elif mech.kind == "include" and infos.get(mech.render()) and infos[mech.render()].child is not None:
+            policy = decide(infos[mech.render()].child)
+            yield mech.render(), {4: policy.passes(4), 6: policy.passes(6)}
+
+
+def coverage(root: Node, policy: Policy, senders: list[SenderSet]) -> dict[str, Coverage]:
+    out: dict[str, Coverage] = {}
+    terms = list(_root_terms(root))
+    for sender in senders:
+        name = sender.platform.name
+        if sender.error is not None or not (sender.v4 or sender.v6):
+            out[name] = Coverage(name, "unknown", error=sender.error or "the platform's SPF chain authorises nothing")
+            continue
+        missing = (sender.v4 - policy.passes(4)).cidrs() + (sender.v6 - policy.passes(6)).cidrs()
+        covered = (sender.v4 & policy.passes(4)) or (sender.v6 & policy.passes(6))
+        status = "full" if not missing else "partial" if covered else "none"
+        via = [text for text, sets in terms
+               if any(sets.get(v) is not None and sets[v] & sender.family(v) for v in (4, 6))]
+        out[name] = Coverage(name, status, [str(n) for n in missing], via)
+    return out
+
+
+def classify_ranges(root: Node, senders: list[SenderSet], catalogue: Catalogue | None = None) -> list[RangeInfo]:
+    """Each ip4/ip6 term of the domain's own records: a current vendor range, a retired one, or unrecognised."""
+    catalogue = catalogue or load_catalogue()
+    own = root.name.lower()
+    infos = []
+    for node, where in _own_nodes(root, own):
+        for mech in node.parsed.mechanisms:
+            if mech.network is None:
+                continue
+            net, version = mech.network, mech.network.version
+            term_set = IPSet.of(version, [net])
+            platforms = [s.platform.name for s in senders if s.family(version) & term_set]
+            if platforms:
+                infos.append(RangeInfo(mech.render(), where, platforms, "vendor"))
+                continue
+            retired = catalogue.retired_overlapping(net)
+            if retired:
+                r = retired[0]
+                owner = catalogue.platforms[r.platform].owner if r.platform in catalogue.platforms else r.platform
+                infos.append(RangeInfo(mech.render(), where, [], "stale", owner,
+                                       f"{r.what}; retired {r.retired}"))
+                continue
+            infos.append(RangeInfo(mech.render(), where, [], "unrecognized"))
+    return infos
+
+
+def _own_nodes(root: Node, own: str):
+    def visit(node: Node, path: tuple[str, ...]):
+        path = (*path, node.via or node.name)
+        name = node.name.lower()
+        if node.parsed is not None and (name == own or name.endswith("." + own)):
+            yield node, " > ".join(path)
+        for child in node.children:
+            yield from visit(child, path)
+
+    yield from visit(root, ())
+
+
+def coverage_findings(cov: dict[str, Coverage], ranges: list[RangeInfo], expected: list[str],
+                      domain: str) -> list[Finding]:
+    out = []
+    catalogue = load_catalogue()
+    for name, c in cov.items():
+        display = catalogue.platforms[name].display
+        include = catalogue.platforms[name].include
+        if c.status == "none":
+            out.append(Finding("missing-vendor", "error", f"{display} ({name}) is not authorised: add "
+                               f"include:{include}", domain))
+        elif c.status == "partial":
+            shown = ", ".join(c.missing[:6]) + (f" and {len(c.missing) - 6} more" if len(c.missing) > 6 else "")
+            out.append(Finding("partial-vendor", "warning", f"{display} ({name}) is only partly authorised: "
+                               f"missing {shown}; publish include:{include} instead of copied ranges", domain))
+        elif c.status == "unknown":
+            out.append(Finding("temporary-failure", "error", f"sender ranges of {name} could not be resolved: "
+                               f"{c.error}", domain))
+    for r in ranges:
+        if r.status == "stale":
+            out.append(Finding("stale-vendor-range", "warning", f"{r.term} is a retired {r.owner} range ({r.note}): "
+                               "the vendor no longer sends from it; remove it", r.where, r.term))
+        elif r.status == "unrecognized" and expected:
+            out.append(Finding("unrecognized-range", "info", f"{r.term} is not published by any expected platform "
+                               f"({', '.join(expected)})" + (f"; owner: {r.owner}" if r.owner else ""),
+                               r.where, r.term))
+    return out

@@ -1,0 +1,169 @@
+"""Microsoft 365 IP address and URL web service (endpoints.office.com): the Exchange Online ranges for allow-lists.
+
+Protocol (Microsoft's "Microsoft 365 IP Address and URL web service"): every request carries a
+``ClientRequestId`` GUID, generated once per installation and reused; ``/version/{instance}`` gives the
+``latest`` version (``YYYYMMDDNN``); ``/endpoints/{instance}`` is downloaded only when that version changed.
+The data is cached under the user's cache directory with its version and fetch time. Without a cache, the
+packaged snapshot (``spfguard/data``) is used — also for ``--zone`` runs and tests.
+
+Endpoint ranges are not SPF ranges: Microsoft's SPF record decides what is *authorised*; these ranges answer
+*connectivity and allow-list* questions (which addresses Exchange Online connects from on port 25).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+DEFAULT_BASE_URL = "https://endpoints.office.com"
+INSTANCES = ("Worldwide", "USGovDoD", "USGovGCCHigh", "China")
+SNAPSHOT_VERSION = "snapshot-2025-12-01"
+Fetch = Callable[[str], bytes]
+
+
+class EndpointsError(Exception):
+    """The web service could not be reached or answered nonsense (one line, no traceback)."""
+
+
+@dataclass
+class EndpointData:
+    instance: str
+    version: str
+    fetched_at: float | None  # None for the packaged snapshot
+    sets: list[dict]
+    source: str  # "cache" | "snapshot" | "download"
+
+    def exchange_smtp_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """Exchange Online's mail-flow ranges: Exchange endpoint sets that use TCP port 25."""
+        networks = []
+        for endpoint_set in self.sets:
+            ports = {p.strip() for p in str(endpoint_set.get("tcpPorts", "")).split(",")}
+            if endpoint_set.get("serviceArea") == "Exchange" and "25" in ports:
+                networks.extend(ipaddress.ip_network(ip, strict=False) for ip in endpoint_set.get("ips", []))
+        v4 = sorted({n for n in networks if n.version == 4})
+        v6 = sorted({n for n in networks if n.version == 6})
+        return v4 + v6
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("SPFGUARD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spfguard")
+    return Path(base)
+
+
+def _urllib_fetch(url: str, timeout: float = 15.0) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "spfguard"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https or a test URL
+        return response.read()
+
+
+class EndpointsClient:
+    def __init__(self, base_url: str | None = None, directory: Path | None = None, fetch: Fetch | None = None):
+        self.base_url = (base_url or os.environ.get("SPFGUARD_MS_ENDPOINTS_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.directory = directory or cache_dir()
+        self._fetch = fetch or _urllib_fetch
+
+    # ---- the installation's client request id --------------------------------------------------------
+
+    def client_request_id(self) -> str:
+        path = self.directory / "ms-client-request-id"
+        try:
+            value = path.read_text().strip()
+            uuid.UUID(value)
+            return value
+        except (OSError, ValueError):
+            value = str(uuid.uuid4())
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(value + "\n")
+            return value
+
+    # ---- web service ---------------------------------------------------------------------------------
+
+    def _get_json(self, path: str, **params: str):
+        query = urllib.parse.urlencode({"ClientRequestId": self.client_request_id(), **params})
+        url = f"{self.base_url}{path}?{query}"
+        host = urllib.parse.urlsplit(self.base_url).netloc
+        try:
+            return json.loads(self._fetch(url))
+        except urllib.error.HTTPError as err:
+            hint = " (too many requests: poll at most hourly)" if err.code == 429 else ""
+            raise EndpointsError(f"{host} answered HTTP {err.code}{hint}") from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise EndpointsError(f"cannot reach {host}: {reason} (offline? the cached or packaged data "
+                                 "is used until an update succeeds)") from None
+        except ValueError:
+            raise EndpointsError(f"{host} did not answer with JSON") from None
+
+    def latest_version(self, instance: str = "Worldwide") -> str:
+        data = self._get_json(f"/version/{instance}")
+        if isinstance(data, list):  # /version without an instance lists them all
+            data = next((d for d in data if d.get("instance") == instance), {})
+        latest = data.get("latest") if isinstance(data, dict) else None
+        if not isinstance(latest, str):
+            raise EndpointsError(f"unexpected /version answer for {instance}")
+        return latest
+
+    def update(self, instance: str = "Worldwide") -> tuple[EndpointData, str | None]:
+        """Check the version; download the endpoints only if it changed. Returns (data, previous version)."""
+        _check_instance(instance)
+        cached = self._read_cache(instance)
+        latest = self.latest_version(instance)
+        if cached is not None and cached.version == latest:
+            return cached, cached.version
+        sets = self._get_json(f"/endpoints/{instance}")
+        if not isinstance(sets, list):
+            raise EndpointsError(f"unexpected /endpoints answer for {instance}")
+        data = EndpointData(instance, latest, time.time(), sets, "download")
+        self._write_cache(data)
+        return data, cached.version if cached else None
+
+    # ---- cache and snapshot --------------------------------------------------------------------------
+
+    def _cache_path(self, instance: str) -> Path:
+        return self.directory / f"ms-endpoints-{instance.lower()}.json"
+
+    def _read_cache(self, instance: str) -> EndpointData | None:
+        try:
+            raw = json.loads(self._cache_path(instance).read_text())
+            return EndpointData(instance, raw["version"], raw["fetched_at"], raw["endpoints"], "cache")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_cache(self, data: EndpointData) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._cache_path(data.instance)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"instance": data.instance, "version": data.version,
+                                   "fetched_at": data.fetched_at, "endpoints": data.sets}))
+        tmp.replace(path)  # atomic: a crash never leaves half a cache
+
+    def load(self, instance: str = "Worldwide", *, offline: bool = False) -> EndpointData:
+        """Cached data if any (and not ``offline``), else the packaged snapshot."""
+        _check_instance(instance)
+        cached = None if offline else self._read_cache(instance)
+        if cached is not None:
+            return cached
+        if instance != "Worldwide":
+            raise EndpointsError(f"no cached data for {instance}: run `spfguard ranges update --instance {instance}`")
+        return snapshot()
+
+
+def snapshot() -> EndpointData:
+    text = resources.files("spfguard").joinpath("data/msendpoints-worldwide.json").read_text(encoding="utf-8")
+    return EndpointData("Worldwide", SNAPSHOT_VERSION, None, json.loads(text), "snapshot")
+
+
+def _check_instance(instance: str) -> None:
+    if instance not in INSTANCES:
+        raise EndpointsError(f"unknown instance {instance!r} (allowed: {', '.join(INSTANCES)})")
