@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from spfguard.cli.common import UserError
+from spfguard.errors import UserError
 
 
 class ConfigError(UserError):

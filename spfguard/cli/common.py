@@ -10,6 +10,9 @@ from typing import Annotated, NoReturn
 import typer
 
 from spfguard.dns.base import DnsClient
+from spfguard.errors import UserError
+
+__all__ = ["Exit", "UserError", "fail", "make_dns"]
 
 
 class Exit(IntEnum):
@@ -17,10 +20,6 @@ class Exit(IntEnum):
     FINDINGS = 1  # findings at or above --fail-on; a non-pass result for eval
     USAGE = 2  # bad arguments or input (also click's own usage errors)
     INCOMPLETE = 3  # the check could not be completed (DNS temporary failures)
-
-
-class UserError(Exception):
-    """Bad input: reported as one line on stderr, exit code 2."""
 
 
 def fail(message: str, code: int = Exit.USAGE) -> NoReturn:

@@ -11,6 +11,7 @@ import typer
 from spfguard import __version__
 from spfguard.cli import check as check_cmd
 from spfguard.cli import evaluate as eval_cmd
+from spfguard.cli import fix as fix_cmd
 from spfguard.cli import ranges as ranges_cmd
 from spfguard.cli.common import Exit, UserError
 
@@ -24,6 +25,8 @@ app = typer.Typer(
 )
 app.command("check")(check_cmd.check)
 app.command("eval")(eval_cmd.evaluate)
+app.command("fix")(fix_cmd.fix)
+app.command("rollback")(fix_cmd.rollback)
 app.add_typer(ranges_cmd.app, name="ranges")
 
 

@@ -12,6 +12,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from spfguard.spf.txt import split_strings
+
 PLAN_VERSION = 1
 
 
@@ -20,6 +22,14 @@ class Change:
     name: str
     before: tuple[str, ...]  # every TXT value at the name when the plan was made (joined strings)
     after: tuple[str, ...]  # every TXT value wanted there (other values kept as they were)
+    # how a value is to be split into character-strings, when it must be exactly as it was (rollback)
+    layout: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+
+    def strings_for(self, value: str) -> list[str]:
+        for known, strings in self.layout:
+            if known == value:
+                return list(strings)
+        return split_strings(value)  # RFC 1035 §3.3: at most 255 octets per character-string
 
     @property
     def kind(self) -> str:

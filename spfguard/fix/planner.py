@@ -109,6 +109,11 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions = FixOptions
     _collect(infos, current)
     _drop_redundant(state, current, infos)
     records = await _reduce_lookups(state, options, infos)
+    if state.flattened:  # flattened ranges may duplicate what other terms authorise
+        flat = await _walk(state, {domain: Record(tuple(state.terms)).render()})
+        _collect(infos, flat)
+        _drop_redundant(state, flat, infos)
+        records = _split(state)
     new_tree = await _walk(state, records)
     lookups = new_tree.total_lookups
     if lookups > options.limit:

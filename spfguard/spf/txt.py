@@ -20,9 +20,18 @@ def decode(data: bytes) -> str:
 
 
 def split_strings(text: str, size: int = MAX_STRING) -> list[str]:
-    """Split a record into character-strings of at most ``size`` bytes (ASCII records: bytes == chars)."""
-    data = text.encode("utf-8")
-    return [data[i : i + size].decode("utf-8") for i in range(0, len(data), size)] or [""]
+    """Split a TXT value into character-strings of at most ``size`` bytes, never inside a UTF-8 character."""
+    parts: list[str] = []
+    current, length = [], 0
+    for ch in text:
+        width = len(ch.encode("utf-8"))
+        if length + width > size:
+            parts.append("".join(current))
+            current, length = [], 0
+        current.append(ch)
+        length += width
+    parts.append("".join(current))
+    return parts
 
 
 @dataclass(frozen=True)

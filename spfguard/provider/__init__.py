@@ -1,0 +1,1 @@
+"""DNS provider plugins: the contract (:mod:`.base`) and the entry-point registry (:mod:`.registry`)."""
