@@ -126,16 +126,18 @@ class Rfc2136Provider(Provider):
         if not same_values(current, change.before):
             raise ConflictError(change.name, change.before, current)
         zone = self.zone_of(change.name)
-        update = dns.update.UpdateMessage(zone, keyring=self._key)
+        owner = dns.name.from_text(change.name)  # absolute: a string would be taken relative to the zone
+        update = dns.update.UpdateMessage(zone + ".", keyring=self._key)
         if rdataset is None:
-            update.absent(change.name, "TXT")  # RFC 2136 §2.4.3: RRset does not exist
+            update.absent(owner, "TXT")  # RFC 2136 §2.4.3: RRset does not exist
         else:
-            update.present(change.name, rdataset)  # §2.4.2: RRset exists, value dependent
-        update.delete(change.name, "TXT")
+            # §2.4.2: RRset exists, value dependent (the TTL of a prerequisite RR must be zero)
+            update.present(owner, dns.rdataset.from_rdata_list(0, list(rdataset)))
+        update.delete(owner, "TXT")
         for value in change.after:
             rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT,
                                             [s.encode() for s in change.strings_for(value)])
-            update.add(change.name, ttl, rdata)
+            update.add(owner, ttl, rdata)
         try:
             response = dns.query.tcp(update, self.host, port=self.port, timeout=self.timeout)
         except (OSError, dns.exception.DNSException) as err:

@@ -52,6 +52,7 @@ class KnotServer:
         self.tsig_secret = base64.b64encode(os.urandom(32)).decode()
         zonedir = self.workdir / "zones"
         zonedir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "db").mkdir(exist_ok=True)
         for origin, path in self.zones.items():
             shutil.copy(path, zonedir / f"{origin}.zone")
         conf = self.workdir / "knot.conf"
