@@ -39,7 +39,7 @@ class PlanError(Exception):
     """The domain cannot be fixed automatically; the message says why and what to do."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class FixOptions:
     expect: Sequence[str] = ()
     flatten: str = "auto"  # auto | never | always
@@ -92,8 +92,9 @@ async def read_txt_values(dns: DnsClient, name: str) -> list[str]:
     return [decode(join_strings(rr)) for rr in answer.records]
 
 
-async def plan_fix(domain: str, dns: DnsClient, options: FixOptions = FixOptions(),
+async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = None,
                    read_values: ReadValues | None = None) -> Plan:
+    options = options or FixOptions()
     domain = domain.rstrip(".").lower()
     report = await audit(domain, dns, expect=list(options.expect), dmarc=False)
     _check_fixable(report)
