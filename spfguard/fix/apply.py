@@ -17,7 +17,7 @@ from pathlib import Path
 
 from spfguard.audit import Report, audit
 from spfguard.dns.base import DnsClient
-from spfguard.dns.live import LiveDns
+from spfguard.dns.live import LiveDns, NameserverAddress
 from spfguard.dns.overlay import OverlayDns
 from spfguard.fix.plan import Change, Plan
 from spfguard.provider.base import Provider, ProviderError, same_values
@@ -87,10 +87,31 @@ class Verification:
     report: Report
 
 
+async def nameserver_addresses(servers: list[str]) -> list[str]:
+    """Nameserver names (as providers report them) -> addresses, resolved through the system's resolver."""
+    import ipaddress
+
+    out, resolver = [], None
+    for server in servers:
+        address = NameserverAddress.parse(server)
+        try:
+            ipaddress.ip_address(address.host)
+            out.append(str(address))
+            continue
+        except ValueError:
+            resolver = resolver or LiveDns()
+        for rdtype in ("A", "AAAA"):
+            answer = await resolver.query(address.host, rdtype)
+            out += [str(NameserverAddress(str(ip), address.port)) for ip in answer.records]
+    if servers and not out:
+        raise ProviderError(f"cannot resolve the zone's nameservers ({', '.join(servers)}) to verify the change")
+    return out
+
+
 async def wait_visible(changes: list[Change], provider: Provider, domain: str, timeout: float) -> tuple[
         str, dict[str, list[str]]]:
     """Poll the authoritative servers (or the provider API) until every changed name shows its new values."""
-    servers = provider.authoritative(domain)
+    servers = await nameserver_addresses(provider.authoritative(domain))
     reader: DnsClient | None = LiveDns(servers, timeout=2, retries=1) if servers else None
     where = ", ".join(servers) if servers else f"the {provider.name} provider (read back)"
     deadline = time.monotonic() + timeout

@@ -96,6 +96,8 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
                    read_values: ReadValues | None = None) -> Plan:
     options = options or FixOptions()
     domain = domain.rstrip(".").lower()
+    if read_values is not None:
+        dns = await _provider_view(domain, dns, read_values)
     report = await audit(domain, dns, expect=list(options.expect), dmarc=False)
     _check_fixable(report)
     old_tree = report.tree
@@ -139,6 +141,20 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
     _fill_differences(state, old_policy, new_policy)
     return Plan(domain, changes, old_tree.total_lookups, lookups, (new_tree.total_voids4, new_tree.total_voids6),
                 state.actions, state.differences, verdict, proof.to_json(), records)
+
+
+async def _provider_view(domain: str, dns: DnsClient, read_values: ReadValues) -> DnsClient:
+    """DNS as the provider holds the domain's own names (resolvers may still cache older values)."""
+    own: dict[str, list[str]] = {}
+    for _ in range(8):  # the apex, then the chained records it leads to, level by level
+        tree = await walk(domain, OverlayDns(dns, own))
+        names = {domain} | {n.name.lower() for n in tree.walk() if n.name.lower().endswith("." + domain)}
+        missing = names - set(own)
+        if not missing:
+            break
+        for name in sorted(missing):
+            own[name] = await read_values(name)
+    return OverlayDns(dns, own)
 
 
 def _check_fixable(report: Report) -> None:

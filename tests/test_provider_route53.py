@@ -1,0 +1,149 @@
+"""Route 53 provider against moto in server mode (boto3 over HTTP on loopback): the contract, an over-limit
+domain fixed and rolled back, a record over 255 bytes, and a concurrent edit that must abort."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+
+import boto3
+import pytest
+from spfguard_route53 import Route53Provider, format_value, parse_value
+
+from spfguard.cli.main import main
+from spfguard.fix.plan import Change
+from spfguard.provider.base import ProviderError
+from tests.conftest import DEMO_ZONES, TEST_ZONES
+from tests.provider_contract import ProviderContract
+from tests.support.moto import MotoServer
+
+SECRET = "moto-secret-key-0123456789abcdef"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def moto_env():
+    server = MotoServer().start()
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION", "AWS_PROFILE")}
+    os.environ.update(AWS_ENDPOINT_URL=server.url, AWS_ACCESS_KEY_ID="AKIDTESTING", AWS_SECRET_ACCESS_KEY=SECRET,
+                      AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    client = boto3.client("route53")
+    zone = client.create_hosted_zone(Name="spfguard.test.", CallerReference="spfguard-tests")
+    yield client, zone["HostedZone"]["Id"].split("/")[-1]
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def set_txt(client, zone_id, name, values):
+    current = client.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=name + ".",
+                                               StartRecordType="TXT", MaxItems="1")["ResourceRecordSets"]
+    current = [r for r in current if r["Name"] == name + "." and r["Type"] == "TXT"]
+    if values:
+        change = {"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": name + ".", "Type": "TXT", "TTL": 300,
+            "ResourceRecords": [{"Value": v if v.startswith('"') else format_value([v])} for v in values]}}
+    elif current:
+        change = {"Action": "DELETE", "ResourceRecordSet": current[0]}
+    else:
+        return
+    client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
+
+
+class TestRoute53Contract(ProviderContract):
+    secret = SECRET
+
+    @pytest.fixture
+    def provider(self, moto_env):
+        return Route53Provider({"verify": "api"})
+
+    @pytest.fixture
+    def name(self):
+        return f"c{next(_counter)}.spfguard.test"
+
+    @pytest.fixture
+    def backdoor(self, moto_env):
+        client, zone_id = moto_env
+        return lambda name, values: set_txt(client, zone_id, name, values)
+
+
+def test_value_format_round_trip():
+    assert parse_value('"abc" "d\\"e\\\\f"') == ("abc", 'd"e\\f')
+    assert format_value(["abc", 'd"e']) == '"abc" "d\\"e"'
+
+
+def test_finds_the_zone_by_longest_suffix(moto_env):
+    client, zone_id = moto_env
+    client.create_hosted_zone(Name="sub.spfguard.test.", CallerReference="sub")
+    provider = Route53Provider()
+    assert provider.zone_id("a.b.spfguard.test") == zone_id
+    assert provider.zone_of("x.sub.spfguard.test") == "sub.spfguard.test"
+    with pytest.raises(ProviderError, match="no public hosted zone for example.org"):
+        provider.zone_id("example.org")
+
+
+def test_missing_credentials_is_a_clear_error(moto_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ProviderError, match="no AWS credentials"):
+        Route53Provider({"zone_id": "Z1"}).read_txt("x.spfguard.test")
+
+
+def seed_bigco(client, zone_id):
+    """The over-limit domain of the test zone file, as it is in the hosted zone."""
+    from spfguard.provider.zonefile import ZoneFileProvider
+
+    source = ZoneFileProvider({"path": str(TEST_ZONES / "spfguard.test.zone")})
+    strings = source.read_txt_strings("bigco.spfguard.test")
+    set_txt(client, zone_id, "bigco.spfguard.test", [format_value(list(s)) for s in strings])
+    return strings
+
+
+def test_fix_and_rollback(moto_env, tmp_path, capsys):
+    client, zone_id = moto_env
+    original = seed_bigco(client, zone_id)
+    config = tmp_path / "spfguard.toml"
+    config.write_text('[providers.route53]\nverify = "api"\n')
+    args = ["bigco.spfguard.test", "--zone", str(DEMO_ZONES), "--zone", str(TEST_ZONES), "--provider", "route53",
+            "--config", str(config), "--expect", "microsoft365", "--backup-dir", str(tmp_path / "b"),
+            "--flatten", "always"]
+    assert main(["fix", *args, "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["lookups"]["after"] <= 10 and plan["verdict"].startswith("equivalent")
+    assert main(["fix", *args, "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert "verified at the route53 provider" in out
+    provider = Route53Provider({"verify": "api"})
+    (chain,) = provider.read_txt_strings("_spf1.bigco.spfguard.test")
+    assert len(chain) > 1 and all(len(s) <= 255 for s in chain)  # a record over 255 bytes, several strings
+    assert main(["fix", *args, "--apply"]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+    (backup,) = (tmp_path / "b").iterdir()
+    assert SECRET not in backup.read_text()
+    assert main(["rollback", str(backup), "--provider", "route53", "--config", str(config), "--apply"]) == 0
+    assert provider.read_txt_strings("bigco.spfguard.test") == original
+    assert provider.read_txt("_spf1.bigco.spfguard.test") == []
+    assert SECRET not in capsys.readouterr().out
+
+
+def test_concurrent_edit_aborts(moto_env, tmp_path, capsys):
+    client, zone_id = moto_env
+    seed_bigco(client, zone_id)
+    args = ["bigco.spfguard.test", "--zone", str(DEMO_ZONES), "--zone", str(TEST_ZONES), "--provider", "route53",
+            "--format", "json"]
+    assert main(["fix", *args]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    changes = [Change(c["name"], tuple(c["before"]), tuple(c["after"])) for c in plan["changes"]]
+    set_txt(client, zone_id, "bigco.spfguard.test", ["v=spf1 -all"])  # another admin, meanwhile
+    with pytest.raises(ProviderError, match="changed since the plan was made"):
+        Route53Provider().apply(changes)
+    assert Route53Provider().read_txt("bigco.spfguard.test") == ["v=spf1 -all"]
