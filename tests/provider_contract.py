@@ -19,6 +19,7 @@ LONG = "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(1, 30)) + " -al
 
 class ProviderContract:
     secret: str = ""  # a secret the provider was configured with: it must never appear in messages
+    exact_layout: bool = True  # False where the backend splits character-strings itself (Cloudflare)
 
     def test_missing_name_reads_empty(self, provider, name):
         assert provider.read_txt(name) == []
@@ -40,6 +41,8 @@ class ProviderContract:
     def test_long_values_are_split_into_255_byte_strings(self, provider, name):
         provider.apply([Change(name, (), (LONG,))])
         assert provider.read_txt(name) == [LONG]
+        if not self.exact_layout:
+            return
         (strings,) = provider.read_txt_strings(name)
         assert len(strings) == -(-len(LONG) // 255) and all(len(s.encode()) <= 255 for s in strings)
         assert "".join(strings) == LONG
@@ -47,7 +50,7 @@ class ProviderContract:
     def test_layout_is_kept_exactly(self, provider, name):
         strings = (LONG[:100], LONG[100:300], LONG[300:])
         provider.apply([Change(name, (), (LONG,), ((LONG, strings),))])
-        assert provider.read_txt_strings(name) == [strings]
+        assert provider.read_txt_strings(name) == ([strings] if self.exact_layout else [(LONG,)])
 
     def test_compare_and_set_aborts_and_writes_nothing(self, provider, name, backdoor):
         child = f"_spf1.{name}"

@@ -1,0 +1,121 @@
+"""Cloudflare provider through the real SDK against a local v4 API server: the contract, 429 then success,
+a 403 turned into a hint, a fix and its rollback, and no token anywhere in the output."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from spfguard_cloudflare import CloudflareProvider, content_strings
+
+from spfguard.cli.main import main
+from spfguard.fix.plan import Change
+from spfguard.provider.base import ProviderError
+from spfguard.provider.zonefile import ZoneFileProvider
+from tests.conftest import DEMO_ZONES, TEST_ZONES
+from tests.provider_contract import ProviderContract
+from tests.support.cloudflare_api import GOOD_TOKEN, READ_ONLY_TOKEN, CloudflareApi
+
+_counter = itertools.count()
+ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+
+
+@pytest.fixture(scope="module")
+def api():
+    server = CloudflareApi({"spfguard.test": ZONE_ID})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(api, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.url)
+    return api
+
+
+class TestCloudflareContract(ProviderContract):
+    secret = GOOD_TOKEN
+    exact_layout = False  # one content string per record; Cloudflare splits it into 255-byte strings itself
+
+    @pytest.fixture
+    def provider(self, env):
+        return CloudflareProvider({"verify": "api"})
+
+    @pytest.fixture
+    def name(self):
+        return f"c{next(_counter)}.spfguard.test"
+
+    @pytest.fixture
+    def backdoor(self, api):
+        def write(name, values):
+            for record in [r for r in api.records.values() if r["name"] == name]:
+                del api.records[record["id"]]
+            for value in values:
+                api.add(name, value)
+
+        return write
+
+
+def test_quoted_content_is_understood():
+    assert content_strings('"abc" "de\\"f"') == ("abc", 'de"f')
+    assert content_strings("v=spf1 -all") == ("v=spf1 -all",)
+
+
+def test_rate_limit_then_success(env):
+    env.throttle = 2
+    before = len(env.requests)
+    provider = CloudflareProvider({"verify": "api"})
+    assert provider.read_txt("nothing.spfguard.test") == []
+    assert len(env.requests) - before >= 3  # two 429s answered, then the real requests
+
+
+def test_forbidden_becomes_a_hint_without_the_token(api, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", READ_ONLY_TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", api.url)
+    provider = CloudflareProvider()
+    with pytest.raises(ProviderError) as info:
+        provider.apply([Change("forbidden.spfguard.test", (), ("v=spf1 -all",))])
+    message = str(info.value)
+    assert "HTTP 403" in message and "Zone → DNS → Edit" in message and READ_ONLY_TOKEN not in message
+
+
+def test_missing_token(monkeypatch):
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    with pytest.raises(ProviderError, match="no API token"):
+        CloudflareProvider()
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", GOOD_TOKEN)
+    assert GOOD_TOKEN not in repr(CloudflareProvider()) + repr(CloudflareProvider().describe())
+
+
+def test_unreachable_api(monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", GOOD_TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_BASE_URL", "http://127.0.0.1:9/client/v4")
+    with pytest.raises(ProviderError, match="cannot reach the API"):
+        CloudflareProvider({"retries": 0}).read_txt("x.spfguard.test")
+
+
+def test_fix_and_rollback(env, tmp_path, capsys):
+    source = ZoneFileProvider({"path": str(TEST_ZONES / "spfguard.test.zone")})
+    for value in source.read_txt("bigco.spfguard.test"):
+        env.add("bigco.spfguard.test", value)
+    original = env.txt("bigco.spfguard.test")
+    ids = sorted(r["id"] for r in env.records.values() if r["name"] == "bigco.spfguard.test")
+    config = tmp_path / "spfguard.toml"
+    config.write_text('[providers.cloudflare]\nverify = "api"\n')
+    args = ["bigco.spfguard.test", "--zone", str(DEMO_ZONES), "--zone", str(TEST_ZONES), "--provider", "cloudflare",
+            "--config", str(config), "--backup-dir", str(tmp_path / "b")]
+    assert main(["fix", *args, "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert "lookups 15 → 9" in out and "verified at the cloudflare provider" in out
+    assert sorted(r["id"] for r in env.records.values() if r["name"] == "bigco.spfguard.test") == ids  # edited
+    assert "MS=ms12345678" in env.txt("bigco.spfguard.test")
+    assert main(["fix", *args, "--apply"]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+    (backup,) = (tmp_path / "b").iterdir()
+    assert main(["rollback", str(backup), "--provider", "cloudflare", "--config", str(config), "--apply"]) == 0
+    assert env.txt("bigco.spfguard.test") == original
+    everything = capsys.readouterr()
+    assert GOOD_TOKEN not in everything.out + everything.err + backup.read_text()
+    assert json.loads(backup.read_text())["provider"] == {"provider": "cloudflare", "zone_id": None}
