@@ -128,8 +128,10 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
     read = read_values or (lambda name: read_txt_values(dns, name))
     changes = await _changes(domain, old_tree, records, read)
     old_policy, new_policy = decide(old_tree), decide(new_tree)
-    extra = [IPSet.of(v, [m.network for m in (*old_tree.parsed.mechanisms, *state.terms)
-                          if isinstance(m, Mechanism) and m.network is not None]) for v in (4, 6)]
+    # every range as written anywhere in either tree, so that each one's boundaries are sampled (not only the
+    # boundaries of the aggregated sets)
+    extra = [IPSet.of(m.network.version, [m.network]) for tree in (old_tree, new_tree) for node in tree.walk()
+             if node.parsed is not None for m in node.parsed.mechanisms if m.network is not None]
     proof = await prove(domain, dns, OverlayDns(dns, {c.name: c.after for c in changes}), old_policy, new_policy,
                         state.intended, extra)
     if not proof.ok:
