@@ -32,6 +32,9 @@ CODES = {
     "partial-vendor": "an expected sending platform is only partly authorised (the missing ranges are listed)",
     "stale-vendor-range": "an ip4/ip6 range a vendor no longer publishes (dated table of retired ranges)",
     "unrecognized-range": "an ip4/ip6 range no expected platform publishes",
+    "connector-loop": "a connector smart host is Exchange Online itself",
+    "connector-bypasses-mx": "the connector delivers to a platform that is not the domain's MX",
+    "unknown-smart-host": "a connector smart host belongs to no platform of the catalogue",
     "dmarc-missing": "no DMARC record for the domain or its organisational domain",
     "dmarc-policy-none": "DMARC p=none: failing mail is not quarantined or rejected",
 }

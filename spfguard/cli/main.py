@@ -10,6 +10,7 @@ import typer
 
 from spfguard import __version__
 from spfguard.cli import check as check_cmd
+from spfguard.cli import connector as connector_cmd
 from spfguard.cli import evaluate as eval_cmd
 from spfguard.cli import fix as fix_cmd
 from spfguard.cli import ranges as ranges_cmd
@@ -28,6 +29,7 @@ app.command("eval")(eval_cmd.evaluate)
 app.command("fix")(fix_cmd.fix)
 app.command("rollback")(fix_cmd.rollback)
 app.add_typer(ranges_cmd.app, name="ranges")
+app.add_typer(connector_cmd.app, name="connector")
 
 
 def _version(value: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import tomllib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ class Platform:
     owner: str = ""
     aliases: tuple[str, ...] = ()
     endpoints: str | None = None  # Microsoft 365 endpoint web service instance
+    mx: tuple[str, ...] = ()  # patterns of its inbound mail hosts
 
     @property
     def includes(self) -> tuple[str, ...]:
@@ -45,6 +47,12 @@ class Catalogue:
             known = ", ".join(sorted(self.platforms))
             raise KeyError(f"unknown platform {name!r} (known: {known})") from None
 
+    def platform_of_host(self, host: str) -> str | None:
+        """The platform whose inbound mail hosts match ``host`` (an MX target or a smart host)."""
+        host = host.lower().rstrip(".")
+        return next((p.name for p in self.platforms.values() if any(fnmatch.fnmatchcase(host, m) for m in p.mx)),
+                    None)
+
     def retired_overlapping(self, network: Network) -> list[RetiredRange]:
         return [r for r in self.retired if r.network.version == network.version and r.network.overlaps(network)]
 
@@ -55,7 +63,7 @@ def load_catalogue() -> Catalogue:
     data = tomllib.loads(package.joinpath("catalogue.toml").read_text(encoding="utf-8"))
     platforms = {
         name: Platform(name, spec["display"], spec["include"], spec.get("owner", ""), tuple(spec.get("aliases", ())),
-                       spec.get("endpoints"))
+                       spec.get("endpoints"), tuple(spec.get("mx", ())))
         for name, spec in data["platforms"].items()
     }
     retired = []
