@@ -205,8 +205,8 @@ def test_pwsh_syntax_check(tmp_path):
                     "registries; the parser-level tests above cover the script")
     script = tmp_path / "setup.ps1"
     script.write_text(powershell(parse_connector(seed_config())))
-    check = ("$e=$null; [System.Management.Automation.Language.Parser]::ParseFile('%s',[ref]$null,[ref]$e) | "
-             "Out-Null; if ($e.Count) { $e; exit 1 }" % script)
+    check = (f"$e=$null; [System.Management.Automation.Language.Parser]::ParseFile('{script}',[ref]$null,"
+             "[ref]$e) | Out-Null; if ($e.Count) { $e; exit 1 }")
     assert subprocess.run([pwsh, "-NoProfile", "-Command", check]).returncode == 0
 
 
@@ -347,8 +347,9 @@ def test_check_flags_missing_spf_and_loops(tmp_path, capsys):
     zone.write_text('$ORIGIN other.test.\n$TTL 60\n@ IN SOA ns hm 1 1 1 1 1\n@ IN NS ns\n'
                     '@ IN TXT "v=spf1 include:_spf.google.com -all"\n@ IN MX 10 aspmx.l.google.com.\n')
     config = tmp_path / "c.toml"
-    config.write_text(SEED.read_text().replace('recipient_domains = ["aacn.org"]', 'recipient_domains = ["other.test"]')
-                      .replace('"aspmx.l.google.com", ', '"other-test.mail.protection.outlook.com", "aspmx.l.google.com", '))
+    text = SEED.read_text().replace('recipient_domains = ["aacn.org"]', 'recipient_domains = ["other.test"]')
+    config.write_text(text.replace('"aspmx.l.google.com", ',
+                                   '"other-test.mail.protection.outlook.com", "aspmx.l.google.com", '))
     assert main(["connector", "check", "-c", str(config), "--zone", str(DEMO_ZONES), "--zone", str(zone)]) == 1
     out = capsys.readouterr().out
     assert "missing-vendor" in out and "connector-loop" in out and "other.test  none" in out

@@ -59,7 +59,7 @@ def make_certificates(directory: Path) -> Certificates:
 
 class RefuseRecipients:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
 
 
 class Accept:
