@@ -61,6 +61,21 @@ def spfguard(relay: DnsRelay, domains: list[str]) -> tuple[float, int]:
     return wall, rss
 
 
+def monitor_fleet(relay: DnsRelay, tmp: Path) -> list[tuple[float, int]]:
+    """Two runs of `spfguard monitor` over the fleet: the first stores baselines, the second compares."""
+    config = tmp / "monitor.toml"
+    lines = ["[monitor]", f'state = "{tmp / "monitor.sqlite"}"']
+    lines += [f'[[monitor.domains]]\nname = "{domain(n)}"' for n in range(FLEET)]
+    config.write_text("\n".join(lines) + "\n")
+    runs = []
+    for _ in range(2):
+        wall, rss, out = timed([PY, "-m", "spfguard.cli.main", "monitor", "--config", str(config), "--once",
+                                "--nameserver", relay.address, "--timeout", "5"])
+        assert f"{FLEET} domain(s) checked" in out, out
+        runs.append((wall, rss))
+    return runs
+
+
 def checkdmarc_process(relay: DnsRelay, domains: list[str]) -> tuple[float, float, float]:
     """(whole-process wall, import time, time in check_spf calls)."""
     wall, _, out = timed([PY, "-c", CHECKDMARC, str(relay.port), *domains])
@@ -79,6 +94,7 @@ def main() -> int:
         relay = DnsRelay(("127.0.0.1", knot.port), delay=DELAY).start()
         try:
             rows = run(relay)
+            rows["monitor"] = monitor_fleet(relay, Path(tmp))
         finally:
             relay.stop()
             knot.stop()
@@ -131,7 +147,12 @@ def render(r: dict) -> str:
         f"| spfguard check, {FLEET} domains in one process | {r['fleet_wall'] * 1000:.0f} ms | "
         f"{FLEET / r['fleet_wall']:.0f} domains/s |",
         "",
-        f"Peak memory (max RSS) of spfguard: 1 domain {r['spfguard_one_rss'] / 1024:.0f} MiB, {MANY} domains "
+        f"| spfguard monitor, {FLEET} domains, first run (baselines stored) | {r['monitor'][0][0] * 1000:.0f} ms | "
+        f"max RSS {r['monitor'][0][1] / 1024:.0f} MiB |",
+        f"| spfguard monitor, {FLEET} domains, second run (compared, no change) | {r['monitor'][1][0] * 1000:.0f} ms "
+        f"| max RSS {r['monitor'][1][1] / 1024:.0f} MiB |",
+        "",
+        f"Peak memory (max RSS) of spfguard check: 1 domain {r['spfguard_one_rss'] / 1024:.0f} MiB, {MANY} domains "
         f"{r['many_rss'] / 1024:.0f} MiB, {FLEET} domains {r['fleet_rss'] / 1024:.0f} MiB.",
     ]
     return "\n".join(lines)

@@ -9,16 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tabulate import tabulate
 
-from spfguard.audit import audit
 from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns
 from spfguard.config import load_config
-from spfguard.connector import render
-from spfguard.connector.consistency import allowlist_targets, check_domain
 from spfguard.connector.model import Connector, parse_connector, parse_smart_host, parse_tls
-from spfguard.connector.smtpcheck import Options
-from spfguard.connector.smtpcheck import validate as run_validation
 
 app = typer.Typer(help="Exchange Online outbound connector and transport rule: plan, validate, check.",
                   no_args_is_help=True)
@@ -47,6 +41,8 @@ def _load(config: Path | None) -> Connector:
 def plan(config: ConfigArg = None,
          fmt: Annotated[PlanFormat, typer.Option("--format", "-f")] = PlanFormat.powershell) -> None:
     """The connector and rule as an idempotent PowerShell script, admin-center steps, or JSON."""
+    from spfguard.connector import render
+
     connector = _load(config)
     if fmt is PlanFormat.json:
         typer.echo(json.dumps(connector.to_json(), indent=2))
@@ -79,6 +75,9 @@ def validate(
     retries: RetriesOption = 2,
 ) -> None:
     """Check each smart host as Exchange's connector validation does, and say why a step fails."""
+    from spfguard.connector.smtpcheck import Options
+    from spfguard.connector.smtpcheck import validate as run_validation
+
     if config is not None:
         connector = _load(config)
         hosts, tls_setting, recipients = connector.smart_hosts, connector.tls, connector.validation_recipients
@@ -100,6 +99,8 @@ def validate(
         typer.echo(json.dumps({"version": 1, "tls": str(tls_setting), "checks": [c.to_json() for c in checks]},
                               indent=2))
     else:
+        from tabulate import tabulate
+
         rows = [[c.title, c.status, c.reason or ""] for c in checks]
         typer.echo(tabulate(rows, headers=["Check", "Status", "Reason"], maxcolwidths=[None, None, 80]))
     raise typer.Exit(Exit.OK if all(c.ok for c in checks) else Exit.FINDINGS)
@@ -116,6 +117,9 @@ def check(
 ) -> None:
     """For the rule's domains: is Exchange Online authorised in SPF, do the smart hosts fit the MX, and the
     allow-lists the receiving platforms need."""
+    from spfguard.audit import audit
+    from spfguard.connector.consistency import allowlist_targets, check_domain
+
     connector = _load(config)
     dns = make_dns(zone, nameserver, timeout, retries)
 
@@ -138,6 +142,8 @@ def check(
              "mx_platforms": r.mx_platforms, "findings": [f.to_json() for f in r.findings]} for r in results],
             "allowlists": lists}, indent=2))
     else:
+        from tabulate import tabulate
+
         rows = [[r.domain, r.spf, ", ".join(r.mx_platforms) or ", ".join(r.mx) or "(no MX)"] for r in results]
         typer.echo(tabulate(rows, headers=["domain", "Exchange Online in SPF", "MX platform"]))
         if findings:

@@ -6,19 +6,17 @@ import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spfguard.cli.check import parse_expect
 from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns
 from spfguard.config import get_list, load_config, section
-from spfguard.fix.apply import default_backup_dir, read_backup, verify, write_backup
-from spfguard.fix.plan import Plan
-from spfguard.fix.planner import FixOptions, PlanError, plan_fix
-from spfguard.provider.base import Provider, ProviderError
-from spfguard.provider.registry import load_provider
-from spfguard.vendors.catalogue import load_catalogue
+
+if TYPE_CHECKING:
+    from spfguard.fix.plan import Plan
+    from spfguard.provider.base import Provider
 
 
 class Flatten(StrEnum):
@@ -41,6 +39,9 @@ WaitOption = Annotated[float, typer.Option("--wait", help="Seconds to wait for t
 
 
 def _provider(name: str, config: dict) -> Provider:
+    from spfguard.provider.base import ProviderError
+    from spfguard.provider.registry import load_provider
+
     try:
         return load_provider(name, section(section(config, "providers"), name, f"providers.{name}"))
     except ProviderError as err:
@@ -66,6 +67,11 @@ def fix(
     retries: RetriesOption = 2,
 ) -> None:
     """Plan a corrected record set, prove it equivalent, and (with --provider … --apply) write it safely."""
+    from spfguard.fix.apply import default_backup_dir
+    from spfguard.fix.planner import FixOptions, PlanError, plan_fix
+    from spfguard.provider.base import ProviderError
+    from spfguard.vendors.catalogue import load_catalogue
+
     settings = load_config(config)
     platforms = set(load_catalogue().platforms)
     expected = parse_expect(expect) if expect else get_list(section(settings, "check"), "expect", "check", platforms)
@@ -101,6 +107,9 @@ def fix(
 
 
 def _apply(plan: Plan, provider: Provider, dns, backup_dir: Path, wait: float, expected) -> None:
+    from spfguard.fix.apply import verify, write_backup
+    from spfguard.provider.base import ProviderError
+
     out = typer.echo
     try:
         provider.check(plan.changes)  # before the backup: nothing is written if anything moved
@@ -157,6 +166,9 @@ def rollback(
     nameserver: NameserverOption = None,
 ) -> None:
     """Restore exactly the values a backup holds, with the same compare-and-set."""
+    from spfguard.fix.apply import read_backup, verify
+    from spfguard.provider.base import ProviderError
+
     try:
         saved = read_backup(backup)
     except ProviderError as err:

@@ -13,6 +13,7 @@ from spfguard.cli import check as check_cmd
 from spfguard.cli import connector as connector_cmd
 from spfguard.cli import evaluate as eval_cmd
 from spfguard.cli import fix as fix_cmd
+from spfguard.cli import monitor as monitor_cmd
 from spfguard.cli import ranges as ranges_cmd
 from spfguard.cli.common import Exit, UserError
 
@@ -30,6 +31,7 @@ app.command("fix")(fix_cmd.fix)
 app.command("rollback")(fix_cmd.rollback)
 app.add_typer(ranges_cmd.app, name="ranges")
 app.add_typer(connector_cmd.app, name="connector")
+app.add_typer(monitor_cmd.app, name="monitor")
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ def _cert(subject: str, issuer_name: str, key, issuer_key, *, ca: bool, names=()
                .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
     if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        sans = [x509.IPAddress(ipaddress.ip_address(n)) if n[0].isdigit() else x509.DNSName(n) for n in names]
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -52,7 +54,7 @@ def make_certificates(directory: Path) -> Certificates:
     ca = _cert("spfguard test CA", "spfguard test CA", ca_key, ca_key, ca=True)
     (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     leaf = _cert("mx.smtp.test", "spfguard test CA", leaf_key, ca_key, ca=False,
-                 names=["mx.smtp.test", "mx2.smtp.test"])
+                 names=["mx.smtp.test", "mx2.smtp.test", "127.0.0.1"])
     self_signed = _cert("self.smtp.test", "self.smtp.test", self_key, self_key, ca=False, names=["self.smtp.test"])
     return Certificates(directory / "ca.pem", write("self", self_signed, self_key), write("leaf", leaf, leaf_key))
 

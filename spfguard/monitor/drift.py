@@ -1,0 +1,103 @@
+"""Drift: compare a domain's snapshot with the previous complete one. Pure functions over snapshot dicts.
+
+Two kinds of events:
+
+* changes, reported once when they happen: ``record-changed`` (which name, old → new) and ``ranges-changed``
+  (which include, which CIDRs appeared or vanished);
+* problems, which are states: ``lookups-over-limit``, ``lookups-near-limit``, ``void-over-limit``,
+  ``coverage-lost``, ``spf-error`` and ``check-failing`` (temporary DNS failures on two runs in a row — a
+  single timeout is not an alert). The caller notifies when a problem starts, optionally reminds, and sends
+  ``resolved`` when it clears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from spfguard.vendors.catalogue import load_catalogue
+
+PERMERROR_CODES = ("no-record", "multiple-records", "syntax-error", "include-no-record", "loop",
+                   "mx-too-many-hosts", "too-many-void-lookups", "too-many-lookups")
+
+
+@dataclass
+class Event:
+    domain: str
+    code: str
+    key: str
+    message: str
+    data: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _owner(name: str) -> str:
+    catalogue = load_catalogue()
+    for platform in catalogue.platforms.values():
+        if name.lower() in platform.includes:
+            return platform.owner or platform.display
+    return name
+
+
+def changes(current: dict, previous: dict | None) -> list[Event]:
+    if previous is None or current["incomplete"]:
+        return []
+    domain = current["domain"]
+    events = []
+    old_records, new_records = previous["records"], current["records"]
+    own = {n for n in set(old_records) | set(new_records) if n == domain or n.endswith("." + domain)}
+    # a name that only appears or vanishes is covered by the change of the record that includes it
+    for name in sorted((set(old_records) & set(new_records)) | own):
+        old, new = old_records.get(name), new_records.get(name)
+        if old != new:
+            events.append(Event(domain, "record-changed", name, f"{name}: {old or '(absent)'} → {new or '(absent)'}",
+                                {"name": name, "old": old, "new": new}))
+    old_ranges, new_ranges = previous["include_ranges"], current["include_ranges"]
+    for name in sorted(set(old_ranges) & set(new_ranges)):
+        added = sorted(set(new_ranges[name]) - set(old_ranges[name]))
+        removed = sorted(set(old_ranges[name]) - set(new_ranges[name]))
+        if added or removed:
+            parts = []
+            if added:
+                parts.append(f"added {len(added)} range{'s' if len(added) != 1 else ''} ({', '.join(added[:5])})")
+            if removed:
+                parts.append(f"removed {len(removed)} ({', '.join(removed[:5])})")
+            events.append(Event(domain, "ranges-changed", name, f"{_owner(name)} ({name}) " + " and ".join(parts),
+                                {"include": name, "added": added, "removed": removed}))
+    return events
+
+
+def problems(current: dict, previous: dict | None, warn_lookups: int) -> dict[tuple[str, str], str]:
+    """The problem states of ``current``: {(code, key): message}. For an incomplete snapshot only
+    ``check-failing`` can be decided (and only when the previous run failed too)."""
+    domain = current["domain"]
+    if current["incomplete"]:
+        if previous is not None and previous["incomplete"]:
+            reason = "; ".join(current["errors"][:2]) or "DNS lookups failed"
+            return {("check-failing", ""): f"{domain} could not be checked on two runs in a row: {reason}"}
+        return {}
+    found: dict[tuple[str, str], str] = {}
+    limit = current["limits"]["lookups"]
+    lookups = current["lookups"]
+    if lookups > limit:
+        found[("lookups-over-limit", "")] = f"{domain} needs {lookups} DNS lookups (limit {limit}): receivers " \
+                                            "return permerror and mail fails SPF"
+    elif lookups >= warn_lookups:
+        found[("lookups-near-limit", "")] = f"{domain} needs {lookups} of {limit} DNS lookups: one more include " \
+                                            "breaks it"
+    for family, key in (("IPv4", "void_lookups"), ("IPv6", "void_lookups_ipv6")):
+        if current[key] > current["limits"]["voids"]:
+            found[("void-over-limit", family)] = f"{domain}: {current[key]} void lookups for {family} senders " \
+                                                 f"(limit {current['limits']['voids']})"
+    for platform, cov in current["coverage"].items():
+        if cov["status"] != "full":
+            missing = ", ".join(cov["missing"][:8]) + (" …" if len(cov["missing"]) > 8 else "")
+            found[("coverage-lost", platform)] = f"{domain} no longer fully authorises {platform} " \
+                                                 f"({cov['status']}; missing {missing})"
+    for finding in current["findings"]:
+        severity, code = finding.split(":", 1)
+        if severity == "error" and code in PERMERROR_CODES and code not in ("too-many-lookups",
+                                                                              "too-many-void-lookups"):
+            found[("spf-error", code)] = f"{domain}: SPF error {code}"
+    return found

@@ -1,0 +1,144 @@
+"""One monitor run: check every configured domain concurrently, store snapshots, raise events, notify on
+change, and return the exit code of the current state (0 healthy, 1 problems, 3 could not check)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from spfguard.audit import audit
+from spfguard.dns.base import DnsClient
+from spfguard.monitor import drift
+from spfguard.monitor.alerts import AlertError, send_email, send_webhook
+from spfguard.monitor.drift import Event
+from spfguard.monitor.settings import MonitorSettings
+from spfguard.monitor.snapshot import take
+from spfguard.monitor.store import Store
+from spfguard.vendors.coverage import sender_sets
+
+WINDOW = 256  # domains in flight at once: memory stays bounded however long the list
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    events: list[Event] = field(default_factory=list)  # notified this run
+    problems: int = 0
+    incomplete: list[str] = field(default_factory=list)
+    alert_errors: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+
+
+async def _snapshots(settings: MonitorSettings, domains, dns: DnsClient, ms_version):
+    window = asyncio.Semaphore(WINDOW)
+    expected = sorted({p for d in domains for p in d.expect})
+    senders = {s.platform.name: s for s in await sender_sets(expected, dns)}
+
+    async def one(domain):
+        async with window:
+            mine = [senders[p] for p in domain.expect]
+            report = await audit(domain.name, dns, warn_lookups=settings.warn_lookups, senders=mine)
+            return take(report, ms_version, mine)
+
+    return await asyncio.gather(*(one(d) for d in domains))
+
+
+def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: tuple[int, int] = (0, 1),
+             now: float | None = None, ms_version: str | None = None, auto_fix=None) -> RunResult:
+    now = time.time() if now is None else now
+    k, n = shard
+    domains = [d for i, d in enumerate(settings.domains) if i % n == k]
+    snapshots = asyncio.run(_snapshots(settings, domains, dns, ms_version))
+    result = RunResult(0)
+    to_notify: list[Event] = []
+    previous_version = store.last_ms_version()
+    if ms_version and previous_version and ms_version != previous_version:
+        to_notify.append(Event("*", "vendor-ranges-updated", "microsoft365",
+                               f"Microsoft 365 endpoint data changed: version {previous_version} → {ms_version}"))
+    pending: list[list] = []  # store writes, all in one transaction below
+    for domain, snap in zip(domains, snapshots, strict=True):
+        last = store.last_snapshot(domain.name)
+        last_complete = store.last_snapshot(domain.name, complete=True)
+        changes = drift.changes(snap, last_complete)
+        current = drift.problems(snap, last, settings.warn_lookups)
+        stored = store.problems(domain.name)
+        if snap["incomplete"]:
+            result.incomplete.append(domain.name)
+        for (code, key), message in current.items():
+            if (code, key) not in stored:
+                to_notify.append(Event(domain.name, code, key, message))
+                pending.append(["set", domain.name, code, key, message, now, None])  # None: notified now
+                continue
+            _, since, notified = stored[(code, key)]
+            if not notified:  # the last notification failed: send it again
+                to_notify.append(Event(domain.name, code, key, message))
+                notified = None
+            elif settings.remind_after is not None and now - notified >= settings.remind_after:
+                to_notify.append(Event(domain.name, code, key, "still: " + message))
+                notified = None
+            pending.append(["set", domain.name, code, key, message, since, notified])
+        for (code, key), (message, _, _) in stored.items():
+            if (code, key) in current:
+                continue
+            if snap["incomplete"] and code != "check-failing":
+                continue  # cannot tell whether it cleared
+            to_notify.append(Event(domain.name, "resolved", f"{code}:{key}".rstrip(":"), f"resolved: {message}",
+                                   {"problem": code}))
+            pending.append(["clear", domain.name, code, key])
+        to_notify.extend(changes)
+        if auto_fix is not None and _only_vendor_drift(changes, current, snap, domain):
+            written = auto_fix(domain)
+            if written:
+                result.fixed.append(f"{domain.name}: {written}")
+        pending.append(["snapshot", snap])
+    result.problems = sum(1 for p in pending if p[0] == "set")
+    result.exit_code = 1 if result.problems else 3 if result.incomplete else 0
+    notified = _notify(settings, to_notify, result)
+    with store.transaction():  # a crash before this point leaves the store exactly as it was
+        run_id = store.add_run(now, ms_version)
+        for item in pending:
+            if item[0] == "set":
+                if item[6] is None:  # notified in this run: now, or 0 ("not yet") when sending failed
+                    item[6] = now if notified else 0.0
+                store.set_problem(*item[1:])
+            elif item[0] == "clear":
+                store.clear_problem(*item[1:])
+            else:
+                store.add_snapshot(run_id, item[1])
+        for event in to_notify:
+            store.add_event(run_id, event.domain, event.code, event.key, event.message, notified)
+        store.finish_run(run_id, result.exit_code)
+    result.events = to_notify
+    return result
+
+
+def _only_vendor_drift(changes: list[Event], current: dict, snap: dict, domain) -> bool:
+    """Auto-fix only when coverage of an expected platform was lost under a flattened record and nothing else
+    happened: no change of the domain's own records, no other problem."""
+    if not domain.provider or snap["incomplete"]:
+        return False
+    own = snap["domain"]
+    if any(e.code == "record-changed" and (e.key == own or e.key.endswith("." + own)) for e in changes):
+        return False
+    codes = {code for code, _ in current}
+    flattened = any(name.startswith("_spf") and name.endswith("." + own) for name in snap["records"])
+    return codes == {"coverage-lost"} and flattened
+
+
+def _notify(settings: MonitorSettings, events: list[Event], result: RunResult) -> bool:
+    if not events:
+        return True
+    ok = True
+    sinks = []
+    if settings.webhook:
+        sinks.append(("webhook", lambda: send_webhook(settings.webhook, events)))
+    if settings.email:
+        sinks.append(("email", lambda: send_email(settings.email, events)))
+    for name, send in sinks:
+        try:
+            send()
+        except AlertError as err:
+            ok = False
+            result.alert_errors.append(f"{name}: {err}")
+    return ok

@@ -1,0 +1,227 @@
+"""``spfguard monitor`` end to end against Knot DNS: baseline, an RFC 2136 update to 12 lookups, no repeat
+alert, revert and resolved; email alerts through aiosmtpd; a vendor-range change under a flattened record;
+check-failing after two timeouts; the lock, crash safety, shards and history."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from aiosmtpd.smtp import AuthResult
+
+from spfguard.fix.plan import Change
+from spfguard.monitor.settings import parse_monitor
+from spfguard.monitor.store import Store, locked
+from spfguard.provider.rfc2136 import Rfc2136Provider
+from tests.support.knot import TSIG_ALGORITHM, TSIG_NAME
+from tests.support.smtp import Accept, SmtpServer, make_certificates
+from tests.support.webhook import WebhookReceiver
+
+SMALL = "v=spf1 include:l4.spfguard.test -all"
+BIG = "v=spf1 " + " ".join(f"include:o{n}.spfguard.test" for n in range(1, 7)) + " -all"  # 12 lookups
+SMTP_PASSWORD = "s3cret-smtp-password"
+
+
+@pytest.fixture
+def hook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def rfc2136(knot):
+    return Rfc2136Provider({"server": knot.address, "tsig": f"{TSIG_NAME}:{TSIG_ALGORITHM}:{knot.tsig_secret}"})
+
+
+def set_record(provider, name, value):
+    current = provider.read_txt(name)
+    provider.apply([Change(name, tuple(current), (value,))])
+
+
+def write_config(tmp_path, hook, domains, extra=""):
+    lines = ["[monitor]", f'state = "{tmp_path / "state.sqlite"}"', "warn_lookups = 9"]
+    for name, expect in domains:
+        lines += ["[[monitor.domains]]", f'name = "{name}"', f"expect = {json.dumps(expect)}"]
+    lines += ["[alerts]", f'webhook = "{hook.url}"', extra]
+    path = tmp_path / "spfguard.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def monitor(config, nameserver, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "spfguard.cli.main", "monitor", "--config", str(config), "--once",
+                           "--nameserver", nameserver, "--timeout", "0.5", "--retries", "1", *args],
+                          capture_output=True, text=True, timeout=120, env=env or os.environ.copy())
+
+
+def test_lookup_overflow_is_alerted_once_and_resolved(knot, rfc2136, hook, tmp_path):
+    config = write_config(tmp_path, hook, [("mon.spfguard.test", [])])
+    set_record(rfc2136, "mon.spfguard.test", SMALL)
+    try:
+        first = monitor(config, knot.address)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert hook.posts == []  # healthy: silent
+        set_record(rfc2136, "mon.spfguard.test", BIG)
+        second = monitor(config, knot.address)
+        assert second.returncode == 1
+        (post,) = hook.posts
+        codes = {(e["domain"], e["code"]) for e in post["events"]}
+        assert ("mon.spfguard.test", "lookups-over-limit") in codes
+        assert ("mon.spfguard.test", "record-changed") in codes
+        assert "mon.spfguard.test" in post["text"] and "12 DNS lookups" in post["text"]
+        third = monitor(config, knot.address)
+        assert third.returncode == 1 and len(hook.posts) == 1  # the same problem: no new notification
+        reminded = monitor(config, knot.address, "--remind-after", "0s")
+        assert reminded.returncode == 1 and len(hook.posts) == 2 and "still:" in hook.posts[-1]["text"]
+    finally:
+        set_record(rfc2136, "mon.spfguard.test", SMALL)
+    fourth = monitor(config, knot.address)
+    assert fourth.returncode == 0
+    resolved = [e for e in hook.posts[-1]["events"] if e["code"] == "resolved"]
+    assert resolved and resolved[0]["data"]["problem"] == "lookups-over-limit"
+    history = subprocess.run([sys.executable, "-m", "spfguard.cli.main", "monitor", "history", "mon.spfguard.test",
+                              "--config", str(config), "--json"], capture_output=True, text=True)
+    entries = json.loads(history.stdout)
+    assert [e["snapshot"]["lookups"] for e in entries] == [1, 12, 12, 12, 1]
+
+
+def test_email_alerts_through_a_real_smtp_server(knot, rfc2136, hook, tmp_path):
+    certs = make_certificates(tmp_path)
+
+    class Auth:
+        def __call__(self, server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login == b"monitor" and auth_data.password == SMTP_PASSWORD.encode()
+            return AuthResult(success=ok)
+
+    handler = Accept()
+    server = SmtpServer(handler, certs.ca_signed)
+    server.controller.SMTP_kwargs.update(authenticator=Auth(), auth_require_tls=True)
+    server.start()
+    email = (f'email = {{ to = ["dns-team@aacn.org"], from = "spfguard@aacn.org", smtp = "127.0.0.1:{server.port}", '
+             'starttls = true, user = "env:SMTP_USER", password = "env:SMTP_PASSWORD", '
+             f'ca_file = "{certs.ca_file}" }}')
+    config = write_config(tmp_path, hook, [("mon.spfguard.test", [])], email)
+    env = {**os.environ, "SMTP_USER": "monitor", "SMTP_PASSWORD": SMTP_PASSWORD}
+    try:
+        set_record(rfc2136, "mon.spfguard.test", BIG)
+        result = monitor(config, knot.address, env=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert len(handler.messages) == 1, result.stderr
+        (message,) = handler.messages
+        assert message.rcpt_tos == ["dns-team@aacn.org"]
+        body = message.content.decode()
+        assert "lookups-over-limit" in body and "mon.spfguard.test" in body
+        assert SMTP_PASSWORD not in result.stdout + result.stderr
+    finally:
+        set_record(rfc2136, "mon.spfguard.test", SMALL)
+        server.stop()
+
+
+def test_vendor_range_change_under_a_flattened_record(knot, rfc2136, hook, tmp_path):
+    config = write_config(tmp_path, hook, [("flat.spfguard.test", ["microsoft365"])])
+    vendor = "spf.protection.outlook.com"
+    original = rfc2136.read_txt(vendor)[0]
+    assert monitor(config, knot.address).returncode == 0
+    try:
+        set_record(rfc2136, vendor, original.replace(" -all", " ip4:52.104.0.0/16 ip6:2a01:111:f404::/48 -all"))
+        result = monitor(config, knot.address)
+        assert result.returncode == 1
+        events = {e["code"]: e for e in hook.posts[-1]["events"]}
+        assert "52.104.0.0/16" in events["coverage-lost"]["message"]
+        assert "2a01:111:f404::/48" in events["coverage-lost"]["message"]
+        assert events["ranges-changed"]["data"]["added"] == ["2a01:111:f404::/48", "52.104.0.0/16"]
+        assert "Microsoft (spf.protection.outlook.com) added 2 ranges" in events["ranges-changed"]["message"]
+    finally:
+        set_record(rfc2136, vendor, original)
+
+
+def test_a_single_timeout_is_not_an_alert_two_are(relay, hook, tmp_path):
+    config = write_config(tmp_path, hook, [("slow.spfguard.test", [])])
+    first = monitor(config, relay.address)
+    assert first.returncode == 3 and hook.posts == []
+    second = monitor(config, relay.address)
+    assert second.returncode == 1
+    assert [e["code"] for e in hook.posts[-1]["events"]] == ["check-failing"]
+
+
+def test_the_lock_prevents_overlapping_runs(knot, hook, tmp_path):
+    config = write_config(tmp_path, hook, [("mon.spfguard.test", [])])
+    with locked(tmp_path / "state.sqlite"):
+        result = monitor(config, knot.address)
+    assert result.returncode == 2 and "another monitor run" in result.stderr
+
+
+def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch):
+    from spfguard.dns.live import LiveDns
+    from spfguard.monitor import run as run_module
+
+    config = write_config(tmp_path, hook, [("mon.spfguard.test", []), ("deep.spfguard.test", [])])
+    assert monitor(config, knot.address).returncode == 0
+    db = tmp_path / "state.sqlite"
+    before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
+    settings = parse_monitor(__import__("tomllib").loads(config.read_text()))
+    store = Store(db)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "add_snapshot", boom)
+    with pytest.raises(RuntimeError):
+        run_module.run_once(settings, LiveDns([knot.address]), store)
+    store.close()
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == before
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+def test_shards_split_the_domain_list(knot, hook, tmp_path):
+    config = write_config(tmp_path, hook, [("mon.spfguard.test", []), ("deep.spfguard.test", []),
+                                           ("l4.spfguard.test", [])])
+    zero = monitor(config, knot.address, "--shard", "0/2")
+    one = monitor(config, knot.address, "--shard", "1/2")
+    assert "2 domain(s) checked" in zero.stdout and "1 domain(s) checked" in one.stdout
+    bad = monitor(config, knot.address, "--shard", "2/2")
+    assert bad.returncode == 2 and "--shard" in bad.stderr
+
+
+def test_config_errors(tmp_path, capsys):
+    from spfguard.cli.main import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text('[monitor]\n[[monitor.domains]]\nname = "a.example"\nexpect = ["nope"]\n')
+    assert main(["monitor", "--config", str(path), "--once"]) == 2
+    assert "monitor.domains[0].expect: unknown value 'nope'" in capsys.readouterr().err
+    path.write_text('[monitor]\nremind_after = "soon"\n[[monitor.domains]]\nname = "a.example"\n')
+    assert main(["monitor", "--config", str(path), "--once"]) == 2
+    assert "monitor.remind_after" in capsys.readouterr().err
+
+
+def test_auto_fix_re_flattens_when_only_vendor_ranges_drifted(knot, rfc2136, hook, tmp_path):
+    config = write_config(tmp_path, hook, [("flat.spfguard.test", ["microsoft365"])],
+                          f'[providers.rfc2136]\nserver = "{knot.address}"\ntsig = "env:TEST_TSIG"\n')
+    config.write_text(config.read_text().replace('expect = ["microsoft365"]',
+                                                 'expect = ["microsoft365"]\nprovider = "rfc2136"'))
+    env = {**os.environ, "TEST_TSIG": f"{TSIG_NAME}:{TSIG_ALGORITHM}:{knot.tsig_secret}",
+           "XDG_STATE_HOME": str(tmp_path / "xdg")}
+    vendor = "spf.protection.outlook.com"
+    original_vendor = rfc2136.read_txt(vendor)[0]
+    originals = {name: rfc2136.read_txt(name) for name in ("flat.spfguard.test", "_spf1.flat.spfguard.test")}
+    assert monitor(config, knot.address, env=env).returncode == 0
+    try:
+        set_record(rfc2136, vendor, original_vendor.replace(" -all", " ip4:52.104.0.0/16 -all"))
+        result = monitor(config, knot.address, "--auto-fix", env=env)
+        assert "auto-fix: flat.spfguard.test: re-flattened through rfc2136" in result.stdout, result.stderr
+        published = " ".join(rfc2136.read_txt("flat.spfguard.test") + rfc2136.read_txt("_spf1.flat.spfguard.test"))
+        assert "ip4:52.104.0.0/16" in published
+        assert knot.tsig_secret not in result.stdout + result.stderr
+        after = monitor(config, knot.address, env=env)
+        assert after.returncode == 0
+        assert any(e["code"] == "resolved" for e in hook.posts[-1]["events"])
+    finally:
+        set_record(rfc2136, vendor, original_vendor)
+        for name, values in originals.items():
+            rfc2136.apply([Change(name, tuple(rfc2136.read_txt(name)), tuple(values))])
