@@ -146,7 +146,7 @@ def render(r: dict) -> str:
         f"{rate_s / rate_c:.0f} × checkdmarc's rate |",
         f"| spfguard check, {FLEET} domains in one process | {r['fleet_wall'] * 1000:.0f} ms | "
         f"{FLEET / r['fleet_wall']:.0f} domains/s |",
-                f"| spfguard monitor, {FLEET} domains, first run (baselines stored) | {r['monitor'][0][0] * 1000:.0f} ms | "
+        f"| spfguard monitor, {FLEET} domains, first run (baselines stored) | {r['monitor'][0][0] * 1000:.0f} ms | "
         f"max RSS {r['monitor'][0][1] / 1024:.0f} MiB |",
         f"| spfguard monitor, {FLEET} domains, second run (compared, no change) | {r['monitor'][1][0] * 1000:.0f} ms "
         f"| max RSS {r['monitor'][1][1] / 1024:.0f} MiB |",

@@ -15,6 +15,7 @@ from spfguard.findings import Finding, severity_rank
 from spfguard.ipset import IPSet
 from spfguard.policy import decide
 from spfguard.spf.evaluator import SpfResult, check_host_async
+from spfguard.spf.terms import QUALIFIER_RESULTS
 from spfguard.tree import Node, walk
 from spfguard.vendors.coverage import (
     Coverage,
@@ -254,8 +255,7 @@ def _effective_ranges(node: Node, qualifier: str | None, path: tuple[str, ...]):
         if info.term.lower().startswith("redirect="):
             yield from _effective_ranges(info.child, qualifier, path)
         else:
-            qual = info.term[0] if info.term[0] in "+-~?" else ""
-            result = {"": "pass", "+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}[qual]
+            result = QUALIFIER_RESULTS[info.term[0] if info.term[0] in "+-~?" else ""]
             yield from _effective_ranges(info.child, result if qualifier is None else qualifier, path)
 
 

@@ -71,9 +71,6 @@ class IPSet:
         value = int(address)
         return any(lo <= value <= hi for lo, hi in self._ranges)
 
-    def size(self) -> int:
-        return sum(hi - lo + 1 for lo, hi in self._ranges)
-
     def cidrs(self) -> list[Network]:
         """The shortest list of CIDR networks covering exactly this set."""
         cls = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address

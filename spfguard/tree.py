@@ -24,7 +24,6 @@ times one round trip.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from dataclasses import dataclass, field
 
 from spfguard.dns.base import Answer, DnsClient, Status
@@ -207,12 +206,3 @@ async def walk(domain: str, dns: DnsClient) -> Node:
     root = await _Walk(dns).node(domain.rstrip("."), None, ())
     _number(root)
     return root
-
-
-def networks(node: Node) -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
-    """Every ip4/ip6 range in the tree as (record name, network, qualifier result)."""
-    found = []
-    for n in node.walk():
-        if n.parsed is not None:
-            found.extend((n.name, m.network, m.result) for m in n.parsed.mechanisms if m.kind in ("ip4", "ip6"))
-    return found

@@ -27,6 +27,7 @@ from spfguard.config import get_int, get_list, load_config, section
 from spfguard.dmarc import preload as preload_dmarc
 from spfguard.findings import severity_rank
 from spfguard.report_json import JSON_VERSION, report_to_json
+from spfguard.spf.terms import Mechanism
 from spfguard.tree import Node
 from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_sets
@@ -210,14 +211,13 @@ def _term_rows(node: Node) -> list[list]:
     count = 0
     for term in node.parsed.terms:
         text = term.render()
+        result = term.result if isinstance(term, Mechanism) else "modifier"
         info = by_term.get(text)
-        if info is None:
-            result = getattr(term, "result", "") if hasattr(term, "kind") else "modifier"
+        if info is None:  # not a DNS-querying term (or a redirect beside all, never reached)
             rows.append([text, result, "", ""])
             continue
         subtree = info.lookups + (info.child.total_lookups if info.child else 0)
         count = info.child.cumulative if info.child else count + info.lookups
-        result = "modifier" if text.lower().startswith("redirect=") else term.result
         rows.append([text, result, subtree, count])
     return rows
 

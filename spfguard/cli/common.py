@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from spfguard.dns.base import DnsClient
 from spfguard.errors import UserError
 
-__all__ = ["Exit", "UserError", "fail", "make_dns"]
+__all__ = ["Exit", "UserError", "make_dns"]
 
 
 class Exit(IntEnum):
@@ -20,11 +20,6 @@ class Exit(IntEnum):
     FINDINGS = 1  # findings at or above --fail-on; a non-pass result for eval
     USAGE = 2  # bad arguments or input (also click's own usage errors)
     INCOMPLETE = 3  # the check could not be completed (DNS temporary failures)
-
-
-def fail(message: str, code: int = Exit.USAGE) -> NoReturn:
-    typer.echo(f"spfguard: error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 ZoneOption = Annotated[

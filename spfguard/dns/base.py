@@ -20,8 +20,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-RDTYPES = ("TXT", "A", "AAAA", "MX", "PTR")
-
 
 class Status(enum.Enum):
     ANSWER = "answer"

@@ -111,19 +111,18 @@ async def nameserver_addresses(servers: list[str]) -> list[str]:
 async def wait_visible(changes: list[Change], provider: Provider, domain: str, timeout: float) -> tuple[
         str, dict[str, list[str]]]:
     """Poll the authoritative servers (or the provider API) until every changed name shows its new values."""
+    from spfguard.fix.planner import read_txt_values
+
     servers = await nameserver_addresses(provider.authoritative(domain))
-    reader: DnsClient | None = LiveDns(servers, timeout=2, retries=1) if servers else None
     where = ", ".join(servers) if servers else f"the {provider.name} provider (read back)"
     deadline = time.monotonic() + timeout
     while True:
+        reader = LiveDns(servers, timeout=2, retries=1) if servers else None  # a new one: no cache between polls
         seen = {}
         for change in changes:
             if reader is None:
                 seen[change.name] = await asyncio.to_thread(provider.read_txt, change.name)
             else:
-                from spfguard.fix.planner import read_txt_values
-
-                reader = LiveDns(servers, timeout=2, retries=1)  # no cache between polls
                 seen[change.name] = await read_txt_values(reader, change.name)
         if all(same_values(seen[c.name], c.after) for c in changes):
             return where, seen
