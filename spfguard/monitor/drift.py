@@ -5,7 +5,8 @@ Two kinds of events:
 * changes, reported once when they happen: ``record-changed`` (which name, old → new) and ``ranges-changed``
   (which include, which CIDRs appeared or vanished);
 * problems, which are states: ``lookups-over-limit``, ``lookups-near-limit``, ``void-over-limit``,
-  ``coverage-lost``, ``spf-error`` and ``check-failing`` (temporary DNS failures on two runs in a row — a
+  ``coverage-lost``, ``spf-error`` (any other error finding: a syntax error, +all, a missing include target…)
+  and ``check-failing`` (temporary DNS failures on two runs in a row — a
   single timeout is not an alert). The caller notifies when a problem starts, optionally reminds, and sends
   ``resolved`` when it clears.
 """
@@ -16,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 
 from spfguard.vendors.catalogue import load_catalogue
 
-PERMERROR_CODES = ("no-record", "multiple-records", "syntax-error", "include-no-record", "loop",
-                   "mx-too-many-hosts", "too-many-void-lookups", "too-many-lookups")
+# error findings that have an event of their own (the rest are reported as spf-error)
+COVERED_ELSEWHERE = ("too-many-lookups", "too-many-void-lookups", "temporary-failure", "missing-vendor")
 
 
 @dataclass
@@ -97,7 +98,6 @@ def problems(current: dict, previous: dict | None, warn_lookups: int) -> dict[tu
                                                  f"({cov['status']}; missing {missing})"
     for finding in current["findings"]:
         severity, code = finding.split(":", 1)
-        if severity == "error" and code in PERMERROR_CODES and code not in ("too-many-lookups",
-                                                                              "too-many-void-lookups"):
-            found[("spf-error", code)] = f"{domain}: SPF error {code}"
+        if severity == "error" and code not in COVERED_ELSEWHERE:
+            found[("spf-error", code)] = f"{domain}: SPF error {code} (see `spfguard check {domain}`)"
     return found
