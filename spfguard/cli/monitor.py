@@ -17,7 +17,7 @@ from spfguard.config import load_config
 from spfguard.monitor.settings import MonitorSettings, parse_duration, parse_monitor
 from spfguard.monitor.store import Store, locked
 
-app = typer.Typer(help="Watch SPF records: alert on drift and lookup overflow (run it from cron).",
+app = typer.Typer(rich_markup_mode=None, help="Watch SPF records: alert on drift and lookup overflow (run it from cron).",
                   invoke_without_command=True)
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="spfguard.toml with [monitor] and "
                                                    "[alerts].", envvar="SPFGUARD_CONFIG")]
