@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from spfguard.dmarc import DmarcSummary, summarise_dmarc
-from spfguard.dns.base import DnsClient, Status
-from spfguard.findings import Finding, severity_rank
+from spfguard.dns.base import DnsClient, Status, within
+from spfguard.findings import Finding
 from spfguard.ipset import IPSet
 from spfguard.policy import decide
 from spfguard.spf.evaluator import SpfResult, check_host_async
@@ -78,11 +78,6 @@ class Report:
             return "permerror"
         return "valid"
 
-    def worst(self) -> str | None:
-        if not self.findings:
-            return None
-        return max((f.severity for f in self.findings), key=severity_rank)
-
 
 _PERMERROR_CODES = {"too-many-lookups", "too-many-void-lookups", "multiple-records", "include-no-record",
                     "loop", "syntax-error", "mx-too-many-hosts"}
@@ -123,13 +118,6 @@ def _where(path: tuple[str, ...]) -> str:
     return " > ".join(path)
 
 
-def _walk_with_paths(node: Node, path: tuple[str, ...] = ()):
-    path = (*path, node.via or node.name)
-    yield node, path
-    for child in node.children:
-        yield from _walk_with_paths(child, path)
-
-
 def _effective_chain(root: Node) -> list[Node]:
     """The root and the records it redirects to: their ``all`` decides the domain's default."""
     chain, node = [root], root
@@ -146,7 +134,7 @@ def tree_findings(root: Node, *, warn_lookups: int = 9) -> list[Finding]:
     out: list[Finding] = []
     add = out.append
     effective = {id(n) for n in _effective_chain(root)}
-    for node, path in _walk_with_paths(root):
+    for node, path in root.walk_paths():
         where = _where(path)
         out.extend(_node_status_findings(node, where, is_root=node is root))
         if node.parsed is None:
@@ -262,11 +250,9 @@ def _effective_ranges(node: Node, qualifier: str | None, path: tuple[str, ...]):
 def _redundant_ranges(root: Node) -> list[Finding]:
     """ip4/ip6 terms of the domain's own records already covered by other terms with the same result."""
     ranges = list(_effective_ranges(root, None, ()))
-    own = root.name.lower()
     out = []
     for i, (path, node, text, network, result) in enumerate(ranges):
-        name = node.name.lower()
-        if name != own and not name.endswith("." + own):
+        if not within(node.name, root.name):
             continue
         # an identical range counts as covering only when it comes first: the later copy is the redundant one
         others = [(p, t, n) for j, (p, _, t, n, r) in enumerate(ranges)

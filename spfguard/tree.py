@@ -91,6 +91,13 @@ class Node:
         for child in self.children:
             yield from child.walk()
 
+    def walk_paths(self, path: tuple[str, ...] = ()):
+        """(node, path) for this node and every descendant; the path names the terms that lead there."""
+        path = (*path, self.via or self.name)
+        yield self, path
+        for child in self.children:
+            yield from child.walk_paths(path)
+
 
 @dataclass
 class _Walk:

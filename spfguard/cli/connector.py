@@ -14,8 +14,11 @@ from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOp
 from spfguard.config import load_config
 from spfguard.connector.model import Connector, parse_connector, parse_smart_host, parse_tls
 
-app = typer.Typer(rich_markup_mode=None, help="Exchange Online outbound connector and transport rule: plan, validate, check.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Exchange Online outbound connector and transport rule: plan, validate, check.",
+    no_args_is_help=True,
+)
 ConfigArg = Annotated[Path | None, typer.Option("--config", "-c", help="The connector's TOML file "
                                                 "(see fixtures/connector/aacn.toml).")]
 

@@ -17,7 +17,7 @@ from spfguard.cli import monitor as monitor_cmd
 from spfguard.cli import ranges as ranges_cmd
 from spfguard.cli.common import Exit, UserError
 
-app = typer.Typer(rich_markup_mode=None, 
+app = typer.Typer(rich_markup_mode=None,
     name="spfguard",
     help="Audit, repair and watch SPF records (RFC 7208).",
     no_args_is_help=True,

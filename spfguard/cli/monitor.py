@@ -17,8 +17,11 @@ from spfguard.config import load_config
 from spfguard.monitor.settings import MonitorSettings, parse_duration, parse_monitor
 from spfguard.monitor.store import Store, locked
 
-app = typer.Typer(rich_markup_mode=None, help="Watch SPF records: alert on drift and lookup overflow (run it from cron).",
-                  invoke_without_command=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Watch SPF records: alert on drift and lookup overflow (run it from cron).",
+    invoke_without_command=True,
+)
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="spfguard.toml with [monitor] and "
                                                    "[alerts].", envvar="SPFGUARD_CONFIG")]
 StateOption = Annotated[Path | None, typer.Option("--state", help="The SQLite state store (default: "

@@ -18,8 +18,11 @@ from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_set
 from spfguard.vendors.msendpoints import INSTANCES, EndpointsClient, EndpointsError
 
-app = typer.Typer(rich_markup_mode=None, help="Sender ranges of Microsoft 365, Google Workspace, Mimecast …; allow-list exports.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Sender ranges of Microsoft 365, Google Workspace, Mimecast …; allow-list exports.",
+    no_args_is_help=True,
+)
 
 
 class ShowFormat(StrEnum):

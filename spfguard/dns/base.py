@@ -55,6 +55,12 @@ def normalise_name(name: str) -> str:
     return name.rstrip(".").lower()
 
 
+def within(name: str, domain: str) -> bool:
+    """``name`` is ``domain`` or a name below it (case and trailing dots ignored)."""
+    name, domain = normalise_name(name), normalise_name(domain)
+    return name == domain or name.endswith("." + domain)
+
+
 def answer(name: str, rdtype: str, records: list | tuple) -> Answer:
     """An answer with data, or NODATA when the list is empty."""
     if records:

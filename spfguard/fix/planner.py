@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from spfguard.audit import LOOKUP_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT, Report, audit
-from spfguard.dns.base import DnsClient, Status
+from spfguard.dns.base import DnsClient, Status, within
 from spfguard.dns.overlay import OverlayDns
 from spfguard.fix.plan import Change, Difference, Plan
 from spfguard.fix.proof import prove
@@ -150,7 +150,7 @@ async def _provider_view(domain: str, dns: DnsClient, read_values: ReadValues) -
     own: dict[str, list[str]] = {}
     for _ in range(8):  # the apex, then the chained records it leads to, level by level
         tree = await walk(domain, OverlayDns(dns, own))
-        names = {domain} | {n.name.lower() for n in tree.walk() if n.name.lower().endswith("." + domain)}
+        names = {n.name.lower() for n in tree.walk() if within(n.name, domain)} | {domain}
         missing = names - set(own)
         if not missing:
             break
@@ -241,12 +241,11 @@ async def _canonical_includes(state: _State, infos: dict) -> None:
                 continue
             alias = decide(info.child)
             canonical = await sender_set(platform, state.dns)
-            canonical_tree = await walk(platform.include, state.dns)
             same = alias.passes(4) == canonical.v4 and alias.passes(6) == canonical.v6
-            if same and not canonical.error and canonical_tree.total_lookups < info.child.total_lookups:
+            saved = 1 + info.child.total_lookups - canonical.lookups
+            if same and not canonical.error and saved > 0:
                 state.terms[index] = _include(platform.include, term.qualifier)
                 present.add(platform.include)
-                saved = info.child.total_lookups - canonical_tree.total_lookups
                 state.actions.append(f"use include:{platform.include} instead of {term.render()} (the same "
                                      f"addresses, {saved} lookup{'s' if saved != 1 else ''} fewer)")
 
@@ -289,7 +288,7 @@ async def _walk(state: _State, records: dict[str, str]) -> Node:
     return await walk(state.domain, OverlayDns(state.dns, {name: [text] for name, text in records.items()}))
 
 
-def _flattenable(term: Term, infos: dict, keep: set[str], domain: str) -> Node | None:
+def _flattenable(term: Term, infos: dict, keep: set[str]) -> Node | None:
     if not (isinstance(term, Mechanism) and term.kind == "include") or term.domain.has_macros:
         return None
     target = term.domain.text.lower().rstrip(".")
@@ -316,7 +315,7 @@ async def _reduce_lookups(state: _State, options: FixOptions, infos: dict) -> di
         _collect(infos, tree)
         lookups = tree.total_lookups
         candidates = [(1 + child.total_lookups, i, term) for i, term in enumerate(state.terms)
-                      if options.flatten != "never" and (child := _flattenable(term, infos, keep, state.domain))]
+                      if options.flatten != "never" and (child := _flattenable(term, infos, keep))]
         if options.flatten == "always" and candidates:
             for _, _, term in sorted(candidates, key=lambda c: -c[1]):
                 _flatten(state, term, infos)

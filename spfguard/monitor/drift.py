@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from spfguard.dns.base import within
 from spfguard.vendors.catalogue import load_catalogue
 
 # error findings that have an event of their own (the rest are reported as spf-error)
@@ -47,7 +48,7 @@ def changes(current: dict, previous: dict | None) -> list[Event]:
     domain = current["domain"]
     events = []
     old_records, new_records = previous["records"], current["records"]
-    own = {n for n in set(old_records) | set(new_records) if n == domain or n.endswith("." + domain)}
+    own = {n for n in set(old_records) | set(new_records) if within(n, domain)}
     # a name that only appears or vanishes is covered by the change of the record that includes it
     for name in sorted((set(old_records) & set(new_records)) | own):
         old, new = old_records.get(name), new_records.get(name)

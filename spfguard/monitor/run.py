@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from spfguard.audit import audit
-from spfguard.dns.base import DnsClient
+from spfguard.dns.base import DnsClient, within
 from spfguard.monitor import drift
 from spfguard.monitor.alerts import AlertError, send_email, send_webhook
 from spfguard.monitor.drift import Event
@@ -119,7 +119,7 @@ def _only_vendor_drift(changes: list[Event], current: dict, snap: dict, domain) 
     if not domain.provider or snap["incomplete"]:
         return False
     own = snap["domain"]
-    if any(e.code == "record-changed" and (e.key == own or e.key.endswith("." + own)) for e in changes):
+    if any(e.code == "record-changed" and within(e.key, own) for e in changes):
         return False
     codes = {code for code, _ in current}
     flattened = any(name.startswith("_spf") and name.endswith("." + own) for name in snap["records"])

@@ -12,7 +12,7 @@ import ipaddress
 import time
 from dataclasses import dataclass, field
 
-from spfguard.dns.base import DnsClient, Status
+from spfguard.dns.base import Answer, DnsClient, Status, within
 from spfguard.spf import macro
 from spfguard.spf.errors import SpfSyntaxError
 from spfguard.spf.parser import parse_record
@@ -162,13 +162,14 @@ class _Evaluation:
             if candidate.lower() == domain.lower():
                 return candidate
         for candidate in names:
-            if candidate.lower().endswith("." + domain.lower()):
+            if within(candidate, domain):
                 return candidate
         return names[0] if names else "unknown"
 
-    async def validated_names(self) -> list[str]:
-        """RFC 7208 §5.5: PTR names of the client whose forward lookup gives the client's address back."""
-        answer = await self.dns.query(self.ip.reverse_pointer, "PTR")
+    async def validated_names(self, answer: Answer | None = None) -> list[str]:
+        """RFC 7208 §5.5: PTR names of the client whose forward lookup gives the client's address back
+        (``answer``: the PTR answer when the caller already has it)."""
+        answer = answer or await self.dns.query(self.ip.reverse_pointer, "PTR")
         if answer.status is not Status.ANSWER:
             return []
         rdtype = "A" if self.ip.version == 4 else "AAAA"
@@ -260,12 +261,7 @@ class _Evaluation:
             answer = await self.dns.query(self.ip.reverse_pointer, "PTR")
             if answer.void:
                 self.count_void(here)
-            target = target.lower()
-            for name in await self.validated_names() if answer.status is Status.ANSWER else []:
-                name = name.lower()
-                if name == target or name.endswith("." + target):
-                    return here
-            return None
+            return here if any(within(name, target) for name in await self.validated_names(answer)) else None
         if kind == "exists":  # RFC 7208 §5.7: always an A query, whatever the client's address family
             answer = await self.query(target, "A", here)
             return here if answer.status is Status.ANSWER else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from spfguard.dns.base import DnsClient
+from spfguard.dns.base import DnsClient, within
 from spfguard.findings import Finding
 from spfguard.ipset import IPSet
 from spfguard.policy import Policy, decide
@@ -25,6 +25,7 @@ class SenderSet:
     v4: IPSet
     v6: IPSet
     error: str | None = None  # the chain could not be resolved
+    lookups: int = 0  # what publishing the platform's include costs
 
     def family(self, version: int) -> IPSet:
         return self.v4 if version == 4 else self.v6
@@ -69,7 +70,7 @@ async def sender_set(platform: Platform, dns: DnsClient) -> SenderSet:
     problems += [t.error for n in tree.walk() for t in n.terms if t.error]
     policy = decide(tree)
     return SenderSet(platform, policy.passes(4), policy.passes(6),
-                     f"{platform.include}: {problems[0]}" if problems else None)
+                     f"{platform.include}: {problems[0]}" if problems else None, 1 + tree.total_lookups)
 
 
 async def sender_sets(names: list[str], dns: DnsClient, catalogue: Catalogue | None = None) -> list[SenderSet]:
@@ -112,9 +113,11 @@ def coverage(root: Node, policy: Policy, senders: list[SenderSet]) -> dict[str, 
 def classify_ranges(root: Node, senders: list[SenderSet], catalogue: Catalogue | None = None) -> list[RangeInfo]:
     """Each ip4/ip6 term of the domain's own records: a current vendor range, a retired one, or unrecognised."""
     catalogue = catalogue or load_catalogue()
-    own = root.name.lower()
     infos = []
-    for node, where in _own_nodes(root, own):
+    for node, path in root.walk_paths():
+        if node.parsed is None or not within(node.name, root.name):
+            continue
+        where = " > ".join(path)
         for mech in node.parsed.mechanisms:
             if mech.network is None:
                 continue
@@ -133,18 +136,6 @@ def classify_ranges(root: Node, senders: list[SenderSet], catalogue: Catalogue |
                 continue
             infos.append(RangeInfo(mech.render(), where, [], "unrecognized"))
     return infos
-
-
-def _own_nodes(root: Node, own: str):
-    def visit(node: Node, path: tuple[str, ...]):
-        path = (*path, node.via or node.name)
-        name = node.name.lower()
-        if node.parsed is not None and (name == own or name.endswith("." + own)):
-            yield node, " > ".join(path)
-        for child in node.children:
-            yield from visit(child, path)
-
-    yield from visit(root, ())
 
 
 def coverage_findings(cov: dict[str, Coverage], ranges: list[RangeInfo], expected: list[str],
