@@ -12,7 +12,10 @@ SEVERITIES = ("info", "warning", "error")
 CODES = {
     "too-many-lookups": "more than 10 DNS-querying terms: receivers return permerror (RFC 7208 §4.6.4)",
     "near-lookup-limit": "9 or 10 DNS-querying terms: one more include breaks the record",
-    "too-many-void-lookups": "more than 2 lookups with no answer, for IPv4 or IPv6 senders (§4.6.4)",
+    "too-many-void-lookups": "more than 2 lookups with no answer: error for IPv4 senders, warning when only IPv6 "
+                             "senders at strict receivers are hit (§4.6.4)",
+    "near-void-limit": "2 of 2 void lookups (IPv4 or IPv6 senders): one more host without an address breaks it",
+    "terms-after-all": "mechanisms after 'all' are never evaluated (§5.1)",
     "multiple-records": "more than one v=spf1 record at a name: permerror (§4.5)",
     "no-record": "the domain publishes no SPF record",
     "include-no-record": "an include or redirect target has no usable SPF record: permerror (§5.2, §6.1)",

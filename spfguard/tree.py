@@ -7,15 +7,20 @@ evaluation costs:
 * DNS-querying terms: include, a, mx, ptr, exists, redirect (qualified or not); not all, ip4, ip6, exp.
   A redirect beside ``all`` is never reached and is neither counted nor followed (§6.1). The same include
   reached twice counts twice.
+* Only terms evaluation can reach: mechanisms after ``all`` are ignored (§5.1), a redirect beside ``all``
+  too (§6.1).
 * Void lookups (NXDOMAIN or no records), **separately for IPv4 and IPv6 senders**: an evaluation queries A
-  for an IPv4 client and AAAA for an IPv6 client, for ``a`` and for every host of ``mx``; the MX query
-  itself and ``exists`` (always A, §5.7) count for both. This is the rule the RFC 7208 test suite
-  applies (a host with no address is a void lookup), and it is why a record can be fine for IPv4 senders
-  and a permerror for IPv6 ones. ``ptr`` depends on the client address and cannot be counted statically.
+  for an IPv4 client and AAAA for an IPv6 client, for ``a`` and for every MX record of ``mx`` (a host named
+  by two MX records is looked up twice); the MX query itself and ``exists`` (always A, §5.7) count for both.
+  This is the strict rule of pyspf and Mail::SPF; other receivers count less (the README's table), so the
+  IPv6 count is reported apart from the IPv4 one.
 * Address lookups per ``mx`` (at most 10 MX records, §4.6.4).
 
-Terms with macros (§7) are validated and counted as one lookup but not resolved: their target depends on
-the message being checked.
+Macros (§7) that name only the current domain (``%{d}``) are expanded, since the walk knows it; a term whose
+target depends on the message is validated and counted as one lookup, and — in the worst case the walk models,
+where no term matches — as one void lookup for ``exists``, ``a``, ``mx`` and ``ptr``: a non-matching
+``exists`` is void by definition, and most clients' names (and PTR records) do not exist. Its include or
+redirect target cannot be followed.
 
 Sibling lookups are issued together (``asyncio.gather``), so the wall time is about the depth of the tree
 times one round trip.
@@ -28,9 +33,10 @@ from dataclasses import dataclass, field
 
 from spfguard.dns.base import Answer, DnsClient, Status
 from spfguard.spf.errors import SpfSyntaxError
-from spfguard.spf.evaluator import valid_domain
+from spfguard.spf.evaluator import truncate_domain, valid_domain, valid_name
+from spfguard.spf.macro import expand_static
 from spfguard.spf.parser import parse_record
-from spfguard.spf.terms import Mechanism, Modifier, Record
+from spfguard.spf.terms import Mechanism, Modifier, Record, Term
 from spfguard.spf.txt import select_record
 
 MAX_NODES = 200  # a tree this large is broken anyway; stop expanding rather than exhaust memory
@@ -41,15 +47,31 @@ class TermInfo:
     """What one DNS-querying term costs and what it resolved to."""
 
     term: str
+    ref: Term | None = field(default=None, repr=False, compare=False)  # the AST term (its text is ``term``)
     lookups: int = 1
-    voids4: int = 0
-    voids6: int = 0
+    # the void lookups an IPv4 / IPv6 sender's evaluation makes here, each said in words ("h.example has no AAAA")
+    void4: list[str] = field(default_factory=list)
+    void6: list[str] = field(default_factory=list)
     mx_hosts: int = 0  # mx: number of MX records (each needs an address lookup)
     addresses4: list[str] = field(default_factory=list)  # a / mx: the addresses found
     addresses6: list[str] = field(default_factory=list)
     macro: bool = False
     error: str | None = None  # temporary failure text
     child: Node | None = None  # include / redirect: the record it leads to
+
+    @property
+    def voids4(self) -> int:
+        return len(self.void4)
+
+    @property
+    def voids6(self) -> int:
+        return len(self.void6)
+
+    def void(self, *, v4: str | None = None, v6: str | None = None) -> None:
+        if v4 is not None:
+            self.void4.append(v4)
+        if v6 is not None:
+            self.void6.append(v6)
 
 
 @dataclass
@@ -139,21 +161,26 @@ class _Walk:
         return node
 
     async def expand(self, node: Node, ancestors: tuple[str, ...]) -> None:
-        record = node.parsed
-        counted: list[Mechanism | Modifier] = [m for m in record.mechanisms if m.counts_lookup]
-        if record.effective_redirect is not None:
-            counted.append(record.effective_redirect)
-        node.terms = [TermInfo(t.render()) for t in counted]
+        terms = node.parsed.lookup_terms
+        node.terms = [TermInfo(t.render(), ref=t) for t in terms]
         jobs = []
-        for term, info in zip(counted, node.terms, strict=True):
-            spec = term.domain
-            if spec is not None and spec.has_macros:
-                info.macro = True
-                continue
-            target = spec.text.rstrip(".") if spec is not None else node.name
+        for term, info in zip(terms, node.terms, strict=True):
+            target = node.name
+            if term.domain is not None:
+                expanded = expand_static(term.domain.tokens, node.name)
+                if expanded is None:  # depends on the message
+                    info.macro = True
+                    if isinstance(term, Mechanism) and term.kind in ("exists", "a", "mx", "ptr"):
+                        why = f"{term.domain.text} does not exist for most clients"
+                        info.void(v4=why, v6=why)
+                    continue
+                target = truncate_domain(expanded).rstrip(".")
             if isinstance(term, Modifier) or term.kind == "include":
                 jobs.append(self.follow(info, target, ancestors))
-            elif term.kind in ("a", "mx", "exists"):
+            elif term.kind == "ptr":
+                why = "clients without reverse DNS have no PTR record"  # §5.5: the PTR query of the client
+                info.void(v4=why, v6=why)
+            else:
                 jobs.append(self.resolve_term(term, target, info))
         await asyncio.gather(*jobs)
 
@@ -161,33 +188,46 @@ class _Walk:
         info.child = await self.node(target, info.term, ancestors)
 
     async def resolve_term(self, term: Mechanism, target: str, info: TermInfo) -> None:
-        if not valid_domain(target):
-            return
+        if not valid_name(target):
+            return  # an RFC 1035-invalid name is never queried: no match, no lookup result
         if term.kind == "exists":  # §5.7: always an A query
             answer = await self.dns.query(target, "A")
-            if _failed(answer, info):
-                return
-            info.voids4 = info.voids6 = int(answer.void)
+            if not _failed(answer, info) and answer.void:
+                info.void(v4=_why(answer), v6=_why(answer))
             return
         if term.kind == "a":
-            await self.addresses(target, info)
+            _add_addresses(info, *await self.addresses(target))
             return
         answer = await self.dns.query(target, "MX")  # mx
         if _failed(answer, info):
             return
-        info.voids4 = info.voids6 = int(answer.void)
-        hosts = sorted({host for _, host in answer.records if host not in ("", ".")})
+        if answer.void:
+            info.void(v4=_why(answer), v6=_why(answer))
         info.mx_hosts = len(answer.records)
-        await asyncio.gather(*(self.addresses(host, info) for host in hosts))
+        # every MX record is one address lookup, even when two name the same host (§5.4)
+        hosts = [host for _, host in sorted(answer.records) if host not in ("", ".")]
+        unique = list(dict.fromkeys(hosts))
+        found = dict(zip(unique, await asyncio.gather(*(self.addresses(h) for h in unique)), strict=True))
+        for host in hosts:
+            _add_addresses(info, *found[host])
 
-    async def addresses(self, host: str, info: TermInfo) -> None:
+    async def addresses(self, host: str) -> tuple[Answer, Answer]:
         a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
-        if not _failed(a, info):
-            info.voids4 += int(a.void)
-            info.addresses4.extend(str(x) for x in a.records)
-        if not _failed(aaaa, info):
-            info.voids6 += int(aaaa.void)
-            info.addresses6.extend(str(x) for x in aaaa.records)
+        return a, aaaa
+
+
+def _add_addresses(info: TermInfo, a: Answer, aaaa: Answer) -> None:
+    if not _failed(a, info):
+        info.void(v4=_why(a) if a.void else None)
+        info.addresses4.extend(str(x) for x in a.records if str(x) not in info.addresses4)
+    if not _failed(aaaa, info):
+        info.void(v6=_why(aaaa) if aaaa.void else None)
+        info.addresses6.extend(str(x) for x in aaaa.records if str(x) not in info.addresses6)
+
+
+def _why(answer: Answer) -> str:
+    return f"{answer.name} does not exist" if answer.status is Status.NXDOMAIN else \
+        f"{answer.name} has no {answer.rdtype}"
 
 
 def _failed(answer: Answer, info: TermInfo) -> bool:

@@ -50,7 +50,13 @@ def test_ipv6_only_permerror(knot):
     proc = spfguard("check", "v6voids.spfguard.test", "--nameserver", knot.address, "--format", "json")
     result = json.loads(proc.stdout)["results"][0]
     assert (result["void_lookups"], result["void_lookups_ipv6"]) == (0, 3)
-    assert result["verdict"] == "permerror for IPv6 senders" and proc.returncode == 1
+    # only strict receivers return permerror, only for IPv6 senders: a warning that names who is hit
+    assert result["verdict"] == "permerror for IPv6 senders" and proc.returncode == 0
+    finding = next(f for f in result["findings"] if f["code"] == "too-many-void-lookups")
+    assert finding["severity"] == "warning"
+    assert "pyspf" in finding["message"] and "libspf2" in finding["message"] and "--pin" in finding["message"]
+    strict = spfguard("check", "v6voids.spfguard.test", "--nameserver", knot.address, "--fail-on", "warning")
+    assert strict.returncode == 1
 
 
 def test_broken_trees(knot):

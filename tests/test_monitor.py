@@ -160,7 +160,7 @@ def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch
     from spfguard.dns.live import LiveDns
     from spfguard.monitor import run as run_module
 
-    config = write_config(tmp_path, hook, [("mon.spfguard.test", []), ("deep.spfguard.test", [])])
+    config = write_config(tmp_path, hook, [("mon.spfguard.test", []), ("l4.spfguard.test", [])])
     assert monitor(config, knot.address).returncode == 0
     db = tmp_path / "state.sqlite"
     before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]

@@ -139,6 +139,7 @@ def render_plan(plan: Plan, *, dry_run: bool) -> str:
              f"  lookups {plan.lookups_before} → {plan.lookups_after} · void lookups after: {plan.voids_after[0]} "
              f"(IPv6 {plan.voids_after[1]})"]
     lines += [f"  - {action}" for action in plan.actions]
+    lines += [f"  ! remaining: {problem}" for problem in plan.remaining]
     lines += ["", plan.diff(), ""]
     if plan.intended:
         lines.append("intended differences:")

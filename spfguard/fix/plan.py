@@ -61,6 +61,7 @@ class Plan:
     verdict: str = "not proven"  # equivalent | equivalent except intended differences | NOT equivalent
     proof: dict = field(default_factory=dict)
     records_after: dict[str, str] = field(default_factory=dict)  # name -> SPF record, for display
+    remaining: list[str] = field(default_factory=list)  # problems the plan leaves exactly as they are today
 
     @property
     def empty(self) -> bool:
@@ -83,6 +84,7 @@ class Plan:
             "lookups": {"before": self.lookups_before, "after": self.lookups_after},
             "void_lookups_after": {"ipv4": self.voids_after[0], "ipv6": self.voids_after[1]},
             "actions": self.actions,
+            "remaining_problems": self.remaining,
             "intended_differences": [asdict(d) for d in self.intended],
             "verdict": self.verdict,
             "proof": self.proof,

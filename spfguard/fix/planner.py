@@ -25,6 +25,7 @@ from spfguard.fix.plan import Change, Difference, Plan
 from spfguard.fix.proof import prove
 from spfguard.ipset import IPSet, aggregate
 from spfguard.policy import decide
+from spfguard.rules import ipv6_void_message, void_sources
 from spfguard.spf.parser import is_spf_record, parse_domain_spec
 from spfguard.spf.terms import Mechanism, Record, Term
 from spfguard.spf.txt import decode, join_strings
@@ -104,6 +105,7 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
     state = _State(domain, dns, list(old_tree.parsed.terms))
     infos = _infos(old_tree)
 
+    _drop_unreachable(state)
     _drop_duplicates(state)
     _drop_stale(state, report, infos)
     _add_missing(state, report)
@@ -121,9 +123,7 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
     lookups = new_tree.total_lookups
     if lookups > options.limit:
         raise PlanError(f"the proposal still needs {lookups} lookups")
-    if new_tree.total_voids4 > VOID_LIMIT or new_tree.total_voids6 > VOID_LIMIT:
-        raise PlanError(f"the proposal would make {new_tree.total_voids4} (IPv4) / {new_tree.total_voids6} (IPv6) "
-                        f"void lookups (limit {VOID_LIMIT}): fix the hosts without addresses by hand")
+    remaining = _void_verdict(old_tree, new_tree)
 
     read = read_values or (lambda name: read_txt_values(dns, name))
     changes = await _changes(domain, old_tree, records, read)
@@ -142,7 +142,7 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
         verdict = "equivalent"
     _fill_differences(state, old_policy, new_policy)
     return Plan(domain, changes, old_tree.total_lookups, lookups, (new_tree.total_voids4, new_tree.total_voids6),
-                state.actions, state.differences, verdict, proof.to_json(), records)
+                state.actions, state.differences, verdict, proof.to_json(), records, remaining)
 
 
 async def _provider_view(domain: str, dns: DnsClient, read_values: ReadValues) -> DnsClient:
@@ -180,6 +180,32 @@ def _infos(tree: Node) -> dict[str, object]:
 def _collect(infos: dict, tree: Node) -> None:
     for info in tree.terms:
         infos.setdefault(info.term, info)
+
+
+def _void_verdict(old: Node, new: Node) -> list[str]:
+    """A proposal may leave a void problem exactly as bad as the current record has it (never worse): it is
+    still an improvement, and the plan names what remains. A family made worse is refused."""
+    remaining = []
+    for version, before, after in ((4, old.total_voids4, new.total_voids4), (6, old.total_voids6, new.total_voids6)):
+        if after <= VOID_LIMIT:
+            continue
+        if after > before:
+            raise PlanError(f"the proposal would make {after} void lookups for IPv{version} senders where the current "
+                            f"record makes {before} (limit {VOID_LIMIT}): {'; '.join(void_sources(new, version))}")
+        if version == 4:
+            remaining.append(f"IPv4 senders still see {after} void lookups (limit {VOID_LIMIT}), as today: "
+                             f"{'; '.join(void_sources(new, 4))}")
+        elif new.total_voids4 <= VOID_LIMIT:
+            remaining.append(f"still, as today: {ipv6_void_message(new)}")
+    return remaining
+
+
+def _drop_unreachable(state: _State) -> None:
+    """RFC 7208 §5.1: mechanisms after ``all`` are never evaluated; removing them changes no verdict."""
+    record = Record(tuple(state.terms))
+    for mech in record.ignored:
+        state.actions.append(f"drop {mech.render()} after {record.all.render()}: never evaluated (RFC 7208 §5.1)")
+    state.terms = [t for t in state.terms if not any(t is m for m in record.ignored)]
 
 
 def _drop_duplicates(state: _State) -> None:
@@ -254,10 +280,7 @@ def _rebuild(domain: str, terms: list[Term], infos: dict) -> Node | None:
     """A tree for ``terms`` from terms already resolved (no DNS); None if a term has not been walked."""
     record = Record(tuple(terms))
     node = Node(name=domain, record=record.render(), parsed=record)
-    counted = [m for m in record.mechanisms if m.counts_lookup]
-    if record.effective_redirect is not None:
-        counted.append(record.effective_redirect)
-    for term in counted:
+    for term in record.lookup_terms:
         info = infos.get(term.render())
         if info is None:
             return None

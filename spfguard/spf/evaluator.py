@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from spfguard.dns.base import Answer, DnsClient, Status, within
 from spfguard.spf import macro
 from spfguard.spf.errors import SpfSyntaxError
+from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, PTR_LIMIT, VOID_LIMIT
 from spfguard.spf.parser import parse_record
 from spfguard.spf.terms import DomainSpec, Mechanism, Record
 from spfguard.spf.txt import decode, join_strings, select_record
@@ -27,10 +28,10 @@ RESULTS = ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperro
 class Limits:
     """RFC 7208 §4.6.4 processing limits. ``None`` lifts a limit (used to evaluate what an owner meant)."""
 
-    lookups: int | None = 10  # DNS-querying terms: include a mx ptr exists redirect
-    voids: int | None = 2  # lookups answered NXDOMAIN or with no records
-    mx_records: int | None = 10  # more MX records than this for one "mx" is a permerror
-    ptr_names: int = 10  # only this many PTR names are looked at ("ptr", %{p}); the rest are ignored
+    lookups: int | None = LOOKUP_LIMIT  # DNS-querying terms: include a mx ptr exists redirect
+    voids: int | None = VOID_LIMIT  # lookups answered NXDOMAIN or with no records
+    mx_records: int | None = MX_LIMIT  # more MX records than this for one "mx" is a permerror
+    ptr_names: int = PTR_LIMIT  # only this many PTR names are looked at ("ptr", %{p}); the rest are ignored
 
 
 UNLIMITED = Limits(lookups=None, voids=None, mx_records=None)
@@ -45,6 +46,21 @@ class Step:
         return f"{self.domain}: {self.term}"
 
 
+@dataclass
+class TraceStep:
+    """One term as the evaluation met it: its target after macro expansion (§7) and whether it matched."""
+
+    domain: str
+    term: str
+    depth: int  # 0 for the checked domain's record, +1 per include/redirect
+    target: str | None = None  # the name looked up (macros expanded), for include/redirect/a/mx/ptr/exists
+    matched: bool = False
+
+    def __str__(self) -> str:
+        target = f" → {self.target}" if self.target is not None and self.target not in self.term else ""
+        return f"{'  ' * self.depth}{self.domain}: {self.term}{target}{'  (match)' if self.matched else ''}"
+
+
 @dataclass(frozen=True)
 class SpfResult:
     result: str
@@ -53,6 +69,7 @@ class SpfResult:
     reason: str = ""
     lookups: int = 0
     void_lookups: int = 0
+    trace: tuple[TraceStep, ...] = field(default=(), compare=False, repr=False)  # every term met, in order
 
     @property
     def term(self) -> str | None:
@@ -76,13 +93,19 @@ class _Outcome:
     reason: str
 
 
-def valid_domain(name: str) -> bool:
-    """RFC 7208 §4.3: a multi-label name whose labels are 1..63 octets, 253 in all (no domain literals)."""
+def valid_name(name: str) -> bool:
+    """RFC 1035 §2.3.4: labels of 1..63 octets, 253 in all (no domain literals). A single label is a name too:
+    the targets of a, mx, ptr and exists are looked up whatever their label count (RFC 7208 §4.8)."""
     name = name[:-1] if name.endswith(".") else name
     if not name or len(name) > 253 or name.startswith("["):
         return False
-    labels = name.split(".")
-    return len(labels) >= 2 and all(0 < len(label) <= 63 for label in labels)
+    return all(0 < len(label) <= 63 for label in name.split("."))
+
+
+def valid_domain(name: str) -> bool:
+    """RFC 7208 §4.3: the <domain> of check_host() (the checked domain, an include or redirect target) must
+    also be a multi-label name; otherwise the result is "none"."""
+    return valid_name(name) and "." in name.rstrip(".")
 
 
 def truncate_domain(name: str) -> str:
@@ -122,6 +145,7 @@ class _Evaluation:
     lookups: int = 0
     voids: int = 0
     stack: list[str] = field(default_factory=list)
+    trace: list[TraceStep] = field(default_factory=list)
 
     # ---- counters (RFC 7208 §4.6.4) -------------------------------------------------------------
 
@@ -207,11 +231,14 @@ class _Evaluation:
             self.stack.pop()
 
     async def evaluate(self, record: Record, domain: str, path: tuple[Step, ...]) -> _Outcome:
-        for mech in record.mechanisms:  # RFC 7208 §4.6.2: left to right, first match wins
+        for mech in record.reachable:  # RFC 7208 §4.6.2: left to right, first match wins; §5.1
             here = (*path, Step(domain, mech.render()))
+            step = TraceStep(domain, mech.render(), len(path))
+            self.trace.append(step)
             if mech.counts_lookup:
                 self.count_lookup(here)
-            inner = await self.matches(mech, domain, here)
+            inner = await self.matches(mech, domain, here, step)
+            step.matched = inner is not None
             if inner is not None:
                 decider = inner[-1]
                 where = "" if decider.domain == domain else f" in {decider.domain}"
@@ -219,8 +246,10 @@ class _Evaluation:
         redirect = record.effective_redirect
         if redirect is not None:  # RFC 7208 §6.1
             here = (*path, Step(domain, redirect.render()))
+            step = TraceStep(domain, redirect.render(), len(path))
+            self.trace.append(step)
             self.count_lookup(here)
-            target = await self.expand_domain(redirect.domain, domain)
+            target = step.target = await self.expand_domain(redirect.domain, domain)
             outcome = await self.check_host(target, here)
             if outcome.result == "none":
                 raise _Stop("permerror", f"redirect target {target} has no SPF record", here)
@@ -228,7 +257,8 @@ class _Evaluation:
         return _Outcome("neutral", domain, record, (*path, Step(domain, "(no match)")),
                         "no term matched: default neutral (RFC 7208 §4.7)")
 
-    async def matches(self, mech: Mechanism, domain: str, here: tuple[Step, ...]) -> tuple[Step, ...] | None:
+    async def matches(self, mech: Mechanism, domain: str, here: tuple[Step, ...],
+                      step: TraceStep) -> tuple[Step, ...] | None:
         """Whether ``mech`` matches; returns the path of the match (deeper for include) or None."""
         kind = mech.kind
         if kind == "all":
@@ -236,6 +266,7 @@ class _Evaluation:
         if kind in ("ip4", "ip6"):
             return here if self.ip.version == (4 if kind == "ip4" else 6) and self.ip in mech.network else None
         target = await self.expand_domain(mech.domain, domain) if mech.domain is not None else domain
+        step.target = target
         if kind == "include":  # RFC 7208 §5.2
             outcome = await self.check_host(target, here)
             if outcome.result == "pass":
@@ -243,7 +274,7 @@ class _Evaluation:
             if outcome.result == "none":
                 raise _Stop("permerror", f"included domain {target} has no SPF record", here)
             return None
-        if not valid_domain(target):
+        if not valid_name(target):
             return None  # an RFC 1035-invalid target name cannot exist: no match
         if kind == "a":  # RFC 7208 §5.3
             return here if await self.address_matches(target, mech, here) else None
@@ -284,7 +315,7 @@ class _Evaluation:
             target = await self.expand_domain(exp.domain, outcome.domain)
         except _Stop:
             return None
-        if not valid_domain(target):
+        if not valid_name(target):
             return None
         answer = await self.dns.query(target, "TXT")
         if answer.status is not Status.ANSWER or len(answer.records) != 1:
@@ -324,9 +355,10 @@ async def check_host_async(
     try:
         outcome = await ev.check_host(domain)
     except _Stop as stop:
-        return SpfResult(stop.result, None, stop.path, stop.reason, ev.lookups, ev.voids)
+        return SpfResult(stop.result, None, stop.path, stop.reason, ev.lookups, ev.voids, tuple(ev.trace))
     explanation = await ev.explanation(outcome) if outcome.result == "fail" else None
-    return SpfResult(outcome.result, explanation, outcome.path, outcome.reason, ev.lookups, ev.voids)
+    return SpfResult(outcome.result, explanation, outcome.path, outcome.reason, ev.lookups, ev.voids,
+                     tuple(ev.trace))
 
 
 def check_host(ip, domain, sender=None, *, helo=None, dns: DnsClient, **kwargs) -> SpfResult:

@@ -164,6 +164,20 @@ def _transform(value: str, macro: Macro) -> str:
     return result
 
 
+def expand_static(tokens: tuple[Token, ...], domain: str) -> str | None:
+    """The expansion of a macro-string whose only macro letter is ``d`` — the current domain, which a walk
+    of the tree knows without a message (RFC 7208 §7.2) — or None when it depends on the message."""
+    out: list[str] = []
+    for token in tokens:
+        if isinstance(token, Macro):
+            if token.letter.lower() != "d":
+                return None
+            out.append(_transform(domain, token))
+        else:
+            out.append(ESCAPES[token.code] if isinstance(token, Escape) else token.text)
+    return "".join(out)
+
+
 async def expand(
     tokens: tuple[Token, ...],
     ctx: MacroContext,

@@ -118,9 +118,34 @@ class Record:
         return next((m for m in self.mechanisms if m.kind == "all"), None)
 
     @property
+    def reachable(self) -> tuple[Mechanism, ...]:
+        """The mechanisms evaluation can reach: those up to and including the first ``all``
+        (RFC 7208 §5.1: "Mechanisms after 'all' will never be tested ... MUST be ignored")."""
+        out = []
+        for mech in self.mechanisms:
+            out.append(mech)
+            if mech.kind == "all":
+                break
+        return tuple(out)
+
+    @property
+    def ignored(self) -> tuple[Mechanism, ...]:
+        """Mechanisms after ``all``: parsed (a syntax error there is still a permerror, §4.6) but never tested."""
+        return self.mechanisms[len(self.reachable):]
+
+    @property
     def effective_redirect(self) -> Modifier | None:
         """The redirect that evaluation can reach: never when the record has ``all`` (RFC 7208 §6.1)."""
         return None if self.all is not None else self.redirect
+
+    @property
+    def lookup_terms(self) -> tuple[Mechanism | Modifier, ...]:
+        """The terms an evaluation in which nothing matches queries DNS for, in order (RFC 7208 §4.6.4):
+        the reachable include/a/mx/ptr/exists mechanisms, then the redirect it can reach."""
+        terms: list[Mechanism | Modifier] = [m for m in self.reachable if m.counts_lookup]
+        if self.effective_redirect is not None:
+            terms.append(self.effective_redirect)
+        return tuple(terms)
 
     def render(self) -> str:
         return " ".join(["v=spf1", *(t.render() for t in self.terms)])
