@@ -6,7 +6,7 @@ Pure logic over an injected DNS client; rendering lives in the CLI.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from spfguard.dmarc import DmarcSummary, summarise_dmarc
@@ -108,3 +108,31 @@ async def _given(value):
     return value
 
 
+
+
+WINDOW = 256  # domains audited at once: enough to keep hundreds of queries in flight, bounded memory
+
+
+async def audit_stream(domains: Sequence[str], dns: DnsClient, *, window: int = WINDOW,
+                       **kwargs) -> AsyncIterator[tuple[int, Report]]:
+    """Audit up to ``window`` domains at once (sharing the DNS client and its cache) and yield each report in
+    input order as soon as it and those before it are done. Tasks are started as others finish, so memory
+    stays bounded however long the list (at most ``4 × window`` finished reports wait for a slow one)."""
+    running: dict[asyncio.Task, int] = {}
+    finished: dict[int, Report] = {}
+    next_start = next_out = 0
+    try:
+        while next_out < len(domains):
+            while next_start < len(domains) and len(running) < window and next_start - next_out < 4 * window:
+                running[asyncio.ensure_future(audit(domains[next_start], dns, **kwargs))] = next_start
+                next_start += 1
+            if next_out in finished:
+                yield next_out, finished.pop(next_out)
+                next_out += 1
+                continue
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                finished[running.pop(task)] = task.result()
+    finally:
+        for task in running:
+            task.cancel()

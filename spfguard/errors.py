@@ -1,5 +1,29 @@
-"""Errors shared by the core and the CLI."""
+"""One root for spfguard's errors; the exit code is on the class (as click's ``ClickException.exit_code``) and the
+CLI maps it in one place (``spfguard.cli.main``). Messages are one line a person can act on and never hold a
+secret. Exit 70 is left for genuine bugs: anything that is not an :class:`SpfguardError`."""
 
 
-class UserError(Exception):
-    """Bad input (arguments, files, configuration): reported as one line, exit code 2."""
+class SpfguardError(Exception):
+    """A failure the user can do something about; exit code 1 unless a subclass says otherwise."""
+
+    exit_code = 1
+
+
+class UserError(SpfguardError):
+    """Bad input (arguments, files, configuration): exit code 2."""
+
+    exit_code = 2
+
+
+class IncompleteError(SpfguardError):
+    """The work could not be completed for a temporary reason (DNS, network, a busy lock): exit code 3."""
+
+    exit_code = 3
+
+
+class ProviderError(SpfguardError):
+    """A DNS provider failed or refused (wrong credentials, no zone, a conflict): exit code 1."""
+
+
+class PlanError(SpfguardError):
+    """The record set cannot be fixed automatically; the message says why and what to do: exit code 1."""

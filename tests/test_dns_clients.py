@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 
 import pytest
 
@@ -11,6 +12,7 @@ from spfguard.dns.base import Status
 from spfguard.dns.live import LiveDns, NameserverAddress
 from spfguard.dns.memory import MemoryDns
 from spfguard.dns.zonefile import ZoneFileDns, ZoneLoadError
+from spfguard.errors import UserError
 from tests.conftest import DEMO_ZONES
 
 
@@ -75,9 +77,12 @@ def test_nameserver_parsing(text, host, port):
     assert NameserverAddress.parse(text) == NameserverAddress(host, port)
 
 
-@pytest.mark.parametrize("text", ["127.0.0.1:0", "127.0.0.1:99999", "127.0.0.1:x", ":53"])
-def test_bad_nameservers_are_rejected(text):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("text, words", [
+    ("127.0.0.1:0", "port must be"), ("127.0.0.1:99999", "port must be"), ("127.0.0.1:x", "port must be"),
+    (":53", "not a host name"), ("fe80::1%eth0", "zone id"), ("[fe80::1%eth0]:53", "zone id"),
+    ("[192.0.2.1]:53", "brackets are for IPv6"), ("[::1", "expected [IPv6]:PORT"), ("", "empty")])
+def test_bad_nameservers_are_rejected(text, words):
+    with pytest.raises(UserError, match=re.escape(words)):
         NameserverAddress.parse(text)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from spfguard.monitor.run import run_once
-from spfguard.monitor.settings import DomainSettings, MonitorSettings
+from spfguard.monitor.settings import AlertSettings, DomainSettings, MonitorSettings, Route
 from spfguard.monitor.store import Store
 from tests.helpers import zone
 
 
-def settings(tmp_path, *domains, **kwargs):
-    return MonitorSettings(state=tmp_path / "s.sqlite", domains=[DomainSettings(d) for d in domains], **kwargs)
+def settings(tmp_path, *domains, webhook=None, **kwargs):
+    return MonitorSettings(state=tmp_path / "s.sqlite", domains=[DomainSettings(d) for d in domains],
+                           alerts=AlertSettings(Route(webhook=webhook)), **kwargs)
 
 
 def test_void_lookups_for_ipv6_senders_are_a_problem(tmp_path):
@@ -40,7 +41,7 @@ def test_an_undelivered_alert_is_sent_again(tmp_path):
     assert first.alert_errors and [(e.code, e.key) for e in first.events] == [("spf-error", "permissive-all")]
     second = run_once(config, dns, store)
     assert second.alert_errors and second.events  # not delivered before: tried again
-    config.webhook = None
+    config.alerts.default.webhook = None
     third = run_once(config, dns, store)
     assert third.events and not third.alert_errors  # delivered (no sink can fail): now quiet
     assert run_once(config, dns, store).events == []

@@ -11,16 +11,17 @@ from typing import Annotated
 import typer
 
 from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns
-from spfguard.config import load_config
+from spfguard.config import load_toml
 from spfguard.connector.model import Connector, parse_connector, parse_smart_host, parse_tls
+from spfguard.report.escape import safe
 
 app = typer.Typer(
     rich_markup_mode=None,
     help="Exchange Online outbound connector and transport rule: plan, validate, check.",
     no_args_is_help=True,
 )
-ConfigArg = Annotated[Path | None, typer.Option("--config", "-c", help="The connector's TOML file "
-                                                "(see fixtures/connector/aacn.toml).")]
+ConfigArg = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="The connector's TOML file "
+                                                "(see examples/connector.toml).")]
 
 
 class PlanFormat(StrEnum):
@@ -37,12 +38,14 @@ class Format(StrEnum):
 def _load(config: Path | None) -> Connector:
     if config is None:
         raise UserError("--config FILE is required")
-    return parse_connector(load_config(config))
+    return parse_connector(load_toml(config, "connector file"), str(config))
 
 
 @app.command("plan")
 def plan(config: ConfigArg = None,
-         fmt: Annotated[PlanFormat, typer.Option("--format", "-f")] = PlanFormat.powershell) -> None:
+         fmt: Annotated[PlanFormat, typer.Option("--format", "-f", metavar="FORMAT",
+                                                 help="powershell, checklist or json.")] = PlanFormat.powershell,
+         ) -> None:
     """The connector and rule as an idempotent PowerShell script, admin-center steps, or JSON."""
     from spfguard.connector import render
 
@@ -58,20 +61,22 @@ def plan(config: ConfigArg = None,
 @app.command("validate")
 def validate(
     config: ConfigArg = None,
-    smart_host: Annotated[list[str] | None, typer.Option("--smart-host", help="HOST[:PORT] (repeatable) instead "
-                                                         "of the config's.")] = None,
-    tls: Annotated[str | None, typer.Option("--tls", help="any | ca | domain:*.contoso.com")] = None,
-    recipient: Annotated[list[str] | None, typer.Option("--recipient", help="Validation recipient "
-                                                        "(repeatable).")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="SMTP port for hosts given without one "
+    smart_host: Annotated[list[str] | None, typer.Option("--smart-host", metavar="HOST[:PORT]", help="A smart host "
+                                                         "(repeatable) instead of the config's.")] = None,
+    tls: Annotated[str | None, typer.Option("--tls", metavar="SETTING",
+                                            help="any, ca or domain:*.contoso.com.")] = None,
+    recipient: Annotated[list[str] | None, typer.Option("--recipient", metavar="ADDRESS", help="Validation "
+                                                        "recipient (repeatable).")] = None,
+    port: Annotated[int | None, typer.Option("--port", metavar="PORT", help="SMTP port for hosts given without one "
                                              "(default 25).", min=1, max=65535)] = None,
-    smtp_timeout: Annotated[float, typer.Option("--smtp-timeout", help="Seconds per SMTP step.")] = 10.0,
-    helo: Annotated[str, typer.Option("--helo", help="Name to greet with.")] = "spfguard.invalid",
-    ca_file: Annotated[Path | None, typer.Option("--ca-file", help="Trust these CA certificates instead of "
-                                                 "the system's.")] = None,
+    smtp_timeout: Annotated[float, typer.Option("--smtp-timeout", metavar="SECONDS", min=0.5, max=300,
+                                                help="Total seconds for each SMTP step (0.5 to 300).")] = 10.0,
+    helo: Annotated[str, typer.Option("--helo", metavar="NAME", help="Name to greet with.")] = "spfguard.invalid",
+    ca_file: Annotated[Path | None, typer.Option("--ca-file", metavar="FILE", help="Trust these CA certificates "
+                                                 "instead of the system's.")] = None,
     send_test: Annotated[bool, typer.Option("--send-test", help="Send a real test message to each "
                                             "recipient (default: RCPT TO, then QUIT).")] = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = Format.table,
     zone: ZoneOption = None,
     nameserver: NameserverOption = None,
     timeout: TimeoutOption = 2.0,
@@ -104,7 +109,7 @@ def validate(
     else:
         from tabulate import tabulate
 
-        rows = [[c.title, c.status, c.reason or ""] for c in checks]
+        rows = [[safe(c.title), c.status, safe(c.reason or "")] for c in checks]
         typer.echo(tabulate(rows, headers=["Check", "Status", "Reason"], maxcolwidths=[None, None, 80]))
     raise typer.Exit(Exit.OK if all(c.ok for c in checks) else Exit.FINDINGS)
 
@@ -112,7 +117,7 @@ def validate(
 @app.command("check")
 def check(
     config: ConfigArg = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = Format.table,
     zone: ZoneOption = None,
     nameserver: NameserverOption = None,
     timeout: TimeoutOption = 2.0,
@@ -131,12 +136,13 @@ def check(
 
     results = [check_domain(connector, report) for report in asyncio.run(run())]
     from spfguard.vendors import allowlist as exports
-    from spfguard.vendors.msendpoints import EndpointsClient, EndpointsError
+    from spfguard.vendors.msendpoints import EndpointsClient
 
-    try:
-        networks = EndpointsClient().load("Worldwide", offline=bool(zone)).exchange_smtp_networks()
-    except EndpointsError as err:
-        raise UserError(str(err)) from None
+    data = EndpointsClient().load("Worldwide", offline=bool(zone))
+    networks = data.exchange_smtp_networks()
+    note = data.age_note()
+    if note and fmt is Format.table:
+        typer.echo(f"note: {note}", err=True)
     lists = {t: [str(n) for n in exports.for_target(t, networks)] for t in allowlist_targets(connector)}
     findings = [f for r in results for f in r.findings]
     if fmt is Format.json:
@@ -147,11 +153,11 @@ def check(
     else:
         from tabulate import tabulate
 
-        rows = [[r.domain, r.spf, ", ".join(r.mx_platforms) or ", ".join(r.mx) or "(no MX)"] for r in results]
+        rows = [[r.domain, r.spf, ", ".join(r.mx_platforms) or safe(", ".join(r.mx)) or "(no MX)"] for r in results]
         typer.echo(tabulate(rows, headers=["domain", "Exchange Online in SPF", "MX platform"]))
         if findings:
             typer.echo("")
-            typer.echo(tabulate([[f.severity, f.code, f.message] for f in findings],
+            typer.echo(tabulate([[f.severity, f.code, safe(f.message)] for f in findings],
                                 headers=["severity", "code", "message"], maxcolwidths=[None, None, 90]))
         for target, ranges in lists.items():
             console = "Mimecast: Source IP Ranges" if target == "mimecast" else "Google Workspace: inbound gateway / " \

@@ -10,9 +10,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from spfguard.cli.check import parse_expect
-from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns
-from spfguard.config import get_list, load_config, section
+from spfguard.cli.check import ExpectOption
+from spfguard.cli.common import (
+    ConfigOption,
+    Exit,
+    NameserverOption,
+    RetriesOption,
+    TimeoutOption,
+    ZoneOption,
+    make_dns,
+    split_values,
+)
+from spfguard.config import get_list, load_config, parse_check, section
+from spfguard.domains import parse_domain
+from spfguard.errors import PlanError, UserError
 
 if TYPE_CHECKING:
     from spfguard.fix.plan import Plan
@@ -30,34 +41,32 @@ class Format(StrEnum):
     json = "json"
 
 
-ProviderOption = Annotated[str | None, typer.Option("--provider", "-p", help="DNS provider plugin: cloudflare, "
-                                                    "route53, rfc2136, zonefile, … (settings: [providers.NAME]).")]
+ProviderOption = Annotated[str | None, typer.Option(
+    "--provider", "-p", metavar="NAME", help="DNS provider plugin (`spfguard providers` lists them; settings: "
+    "[providers.NAME] in the config).")]
 ApplyOption = Annotated[bool, typer.Option("--apply", help="Write the change (default: show it only).")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="spfguard.toml ([check], [providers.NAME]).",
-                                                   envvar="SPFGUARD_CONFIG")]
-WaitOption = Annotated[float, typer.Option("--wait", help="Seconds to wait for the change to become visible.")]
+WaitOption = Annotated[float, typer.Option("--wait", metavar="SECONDS", min=0, max=3600,
+                                           help="Seconds to wait for the change to become visible (0 to 3600).")]
 
 
-def _provider(name: str, config: dict) -> Provider:
-    from spfguard.provider.base import ProviderError
+def load_provider_from(name: str, config: dict) -> Provider:
     from spfguard.provider.registry import load_provider
 
-    try:
-        return load_provider(name, section(section(config, "providers"), name, f"providers.{name}"))
-    except ProviderError as err:
-        raise UserError(str(err)) from None
+    return load_provider(name, section(section(config, "providers"), name, f"[providers.{name}]"))
 
 
 def fix(
-    domain: Annotated[str, typer.Argument(help="The domain whose SPF record set is planned.")],
-    expect: Annotated[list[str] | None, typer.Option("--expect", "-e", help="Platforms the domain sends from.")] = None,
-    flatten: Annotated[Flatten, typer.Option("--flatten", help="auto: only when over 10 lookups.")] = Flatten.auto,
-    keep: Annotated[list[str] | None, typer.Option("--keep", help="An include (or platform) never to flatten "
-                                                   "(repeatable).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain whose SPF record set is planned.")],
+    expect: ExpectOption = None,
+    flatten: Annotated[Flatten, typer.Option("--flatten", metavar="WHEN",
+                                             help="auto (only when over 10 lookups), never or always.")]
+    = Flatten.auto,
+    keep: Annotated[list[str] | None, typer.Option("--keep", metavar="INCLUDE", help="An include (or platform) never "
+                                                   "to flatten (repeatable or comma-separated).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="text or json.")] = Format.text,
     provider: ProviderOption = None,
     apply: ApplyOption = False,
-    backup_dir: Annotated[Path | None, typer.Option("--backup-dir", help="Where backups go (default: "
+    backup_dir: Annotated[Path | None, typer.Option("--backup-dir", metavar="DIR", help="Where backups go (default: "
                                                     "$XDG_STATE_HOME/spfguard/backups).")] = None,
     config: ConfigOption = None,
     wait: WaitOption = 120.0,
@@ -68,97 +77,60 @@ def fix(
 ) -> None:
     """Plan a corrected record set, prove it equivalent, and (with --provider … --apply) write it safely."""
     from spfguard.fix.apply import default_backup_dir
-    from spfguard.fix.planner import FixOptions, PlanError, plan_fix
-    from spfguard.provider.base import ProviderError
+    from spfguard.fix.planner import FixOptions, plan_fix
+    from spfguard.report.plan import plan_text
     from spfguard.vendors.catalogue import load_catalogue
 
+    domain = parse_domain(domain)
     settings = load_config(config)
-    platforms = set(load_catalogue().platforms)
-    expected = parse_expect(expect) if expect else get_list(section(settings, "check"), "expect", "check", platforms)
-    for name in expected:
-        if name not in platforms:
-            raise UserError(f"--expect: unknown platform {name!r} (known: {', '.join(sorted(platforms))})")
+    check = parse_check(settings)
+    platforms = load_catalogue().platforms
+    expected = get_list({"expect": split_values(expect)}, "expect", "--expect", platforms) if expect \
+        else check.expect
     if apply and provider is None:
         raise UserError("--apply needs --provider NAME: the provider that hosts the zone")
-    dns = make_dns(zone, nameserver, timeout, retries)
-    prov = _provider(provider, settings) if provider else None
-    options = FixOptions(expected, flatten.value, keep or [])
+    prov = load_provider_from(provider, settings) if provider is not None else None
+    dns = make_dns(zone, nameserver or check.nameservers, timeout, retries)
+    options = FixOptions(expected, flatten.value, split_values(keep))
     read_values = (lambda name: asyncio.to_thread(prov.read_txt, name)) if prov else None
-    try:
-        plan = asyncio.run(plan_fix(domain, dns, options, read_values))
-    except PlanError as err:
-        typer.echo(f"spfguard: cannot fix {domain}: {err}", err=True)
-        raise typer.Exit(Exit.FINDINGS) from None
-    except ProviderError as err:
-        typer.echo(f"spfguard: error: {err}", err=True)
-        raise typer.Exit(Exit.INCOMPLETE) from None
-    if fmt is Format.json:
-        typer.echo(json.dumps(plan.to_json(), indent=2))
-    else:
-        typer.echo(render_plan(plan, dry_run=not apply))
-    if plan.empty:
-        raise typer.Exit(Exit.OK)
-    if not plan.proven:
-        typer.echo("spfguard: the proposal is NOT equivalent to the current record set: refusing it", err=True)
-        raise typer.Exit(Exit.FINDINGS)
-    if not apply:
-        raise typer.Exit(Exit.OK)
-    _apply(plan, prov, dns, backup_dir or default_backup_dir(), wait, expected)
+
+    async def run():
+        try:
+            plan = await plan_fix(domain, dns, options, read_values)
+        except PlanError as err:
+            raise PlanError(f"cannot fix {domain}: {err}") from None
+        typer.echo(json.dumps(plan.to_json(), indent=2) if fmt is Format.json else plan_text(plan, dry_run=not apply))
+        if plan.empty:
+            return Exit.OK
+        if not plan.proven:
+            raise PlanError("the proposal is NOT equivalent to the current record set: refusing it")
+        if not apply:
+            return Exit.OK
+        return await _apply(plan, prov, dns, backup_dir or default_backup_dir(), wait, expected)
+
+    raise typer.Exit(asyncio.run(run()))  # one event loop for planning, writing and verifying
 
 
-def _apply(plan: Plan, provider: Provider, dns, backup_dir: Path, wait: float, expected) -> None:
+async def _apply(plan: Plan, provider: Provider, dns, backup_dir: Path, wait: float, expected) -> int:
     from spfguard.fix.apply import verify, write_backup
-    from spfguard.provider.base import ProviderError
 
-    out = typer.echo
-    try:
-        provider.check(plan.changes)  # before the backup: nothing is written if anything moved
-        path = write_backup(plan, provider, backup_dir)
-        out(f"backup: {path}")
-        provider.apply(plan.changes)
-        out(f"written: {len(plan.changes)} name(s) through {provider.name}")
-        provider.wait(plan.changes, wait)
-        result = asyncio.run(verify(plan.domain, plan.changes, provider, dns, wait, expected))
-    except ProviderError as err:
-        typer.echo(f"spfguard: error: {err}", err=True)
-        raise typer.Exit(Exit.FINDINGS) from None
+    await asyncio.to_thread(provider.check, plan.changes)  # before the backup: nothing is written if anything moved
+    path = write_backup(plan, provider, backup_dir)
+    typer.echo(f"backup: {path}")
+    await asyncio.to_thread(provider.apply, plan.changes)
+    typer.echo(f"written: {len(plan.changes)} name(s) through {provider.name}")
+    await asyncio.to_thread(provider.wait, plan.changes, wait)
+    result = await verify(plan.domain, plan.changes, provider, dns, wait, expected)
     report = result.report
-    out(f"verified at {result.where}: {report.lookups}/10 lookups, verdict {report.verdict}")
+    typer.echo(f"verified at {result.where}: {report.lookups}/10 lookups, verdict {report.verdict}")
     errors = [f for f in report.findings if f.severity == "error"]
-    if errors:
-        for f in errors:
-            out(f"  error {f.code}: {f.message}")
-        raise typer.Exit(Exit.FINDINGS)
-
-
-def render_plan(plan: Plan, *, dry_run: bool) -> str:
-    if plan.empty:
-        return f"{plan.domain}: nothing to change — the published record set is already what spfguard proposes " \
-               f"({plan.lookups_before}/10 lookups)."
-    lines = [f"{plan.domain}: plan{' (dry run: nothing is written)' if dry_run else ''}",
-             f"  lookups {plan.lookups_before} → {plan.lookups_after} · void lookups after: {plan.voids_after[0]} "
-             f"(IPv6 {plan.voids_after[1]})"]
-    lines += [f"  - {action}" for action in plan.actions]
-    lines += [f"  ! remaining: {problem}" for problem in plan.remaining]
-    lines += ["", plan.diff(), ""]
-    if plan.intended:
-        lines.append("intended differences:")
-        lines += [f"  {', '.join(d.cidrs[:4])}{' …' if len(d.cidrs) > 4 else ''}: {d.before} → {d.after} ({d.why})"
-                  for d in plan.intended]
-    proof = plan.proof
-    lines.append(f"verdict: {plan.verdict} ({proof['samples']} addresses evaluated with check_host() before and "
-                 f"after, {proof['samples_changed_as_intended']} changed as intended; address sets compared "
-                 "exactly)")
-    for mismatch in proof["unintended_sample_differences"][:5]:
-        lines.append(f"  UNINTENDED: {mismatch['ip']}: {mismatch['before']} → {mismatch['after']}")
-    lines.append(f"checksum: {plan.checksum}")
-    if dry_run and plan.proven:
-        lines.append("To write it: add --provider NAME --apply.")
-    return "\n".join(lines)
+    for f in errors:
+        typer.echo(f"  error {f.code}: {f.message}")
+    return Exit.FINDINGS if errors else Exit.OK
 
 
 def rollback(
-    backup: Annotated[Path, typer.Argument(help="A backup written by `fix --apply`.")],
+    backup: Annotated[Path, typer.Argument(metavar="BACKUP.json", help="A backup written by `fix --apply`.")],
     provider: ProviderOption = None,
     apply: ApplyOption = False,
     config: ConfigOption = None,
@@ -166,32 +138,46 @@ def rollback(
     zone: ZoneOption = None,
     nameserver: NameserverOption = None,
 ) -> None:
-    """Restore exactly the values a backup holds, with the same compare-and-set."""
+    """Restore exactly the values a backup holds, with the same compare-and-set. The dry run shows what would
+    change against what is published now."""
     from spfguard.fix.apply import read_backup, verify
-    from spfguard.provider.base import ProviderError
+    from spfguard.provider.base import same_values
 
-    try:
-        saved = read_backup(backup)
-    except ProviderError as err:
-        raise UserError(str(err)) from None
+    saved = read_backup(backup)
     if provider is None:
         raise UserError(f"--provider is required (the backup was made with {saved.provider!r})")
     if provider != saved.provider:
         raise UserError(f"the backup was made with provider {saved.provider!r}, not {provider!r}")
-    prov = _provider(provider, load_config(config))
+    prov = load_provider_from(provider, load_config(config))
     changes = saved.rollback_changes()
+    published = {c.name: prov.read_txt(c.name) for c in changes}
+    if all(same_values(published[c.name], c.after) for c in changes):
+        typer.echo(f"{saved.domain}: already restored — the published values are the backup's")
+        raise typer.Exit(Exit.OK)
+    moved = [c.name for c in changes if not same_values(published[c.name], c.before)]
     for change in changes:
-        typer.echo(f"{change.name}: {len(change.before)} value(s) → {len(change.after)} value(s)")
+        typer.echo(f"{change.name}:")
+        for value in published[change.name]:
+            if value not in change.after:
+                typer.echo(f'  - TXT "{value}"')
         for value in change.after:
-            typer.echo(f'  TXT "{value}"')
+            typer.echo(f'  {"+" if value not in published[change.name] else " "} TXT "{value}"')
+    if moved:
+        message = (f"{', '.join(moved)} changed since the fix was applied (the published values are not the ones "
+                   "the fix wrote): the compare-and-set refuses the rollback; fix it by hand or re-plan")
+        if not apply:
+            typer.echo(f"warning: {message}", err=True)
+            raise typer.Exit(Exit.FINDINGS)
+        raise PlanError(message)
     if not apply:
         typer.echo("dry run: nothing is written; add --apply to restore")
         raise typer.Exit(Exit.OK)
-    try:
-        prov.apply(changes)
-        prov.wait(changes, wait)
-        result = asyncio.run(verify(saved.domain, changes, prov, make_dns(zone, nameserver), wait))
-    except ProviderError as err:
-        typer.echo(f"spfguard: error: {err}", err=True)
-        raise typer.Exit(Exit.FINDINGS) from None
-    typer.echo(f"restored {len(changes)} name(s); verified at {result.where}")
+
+    async def run() -> None:
+        await asyncio.to_thread(prov.apply, changes)
+        await asyncio.to_thread(prov.wait, changes, wait)
+        result = await verify(saved.domain, changes, prov, make_dns(zone, nameserver), wait)
+        typer.echo(f"restored {len(changes)} name(s); verified at {result.where}")
+
+    asyncio.run(run())
+

@@ -1,5 +1,5 @@
 """Entry point: ``spfguard``. Heavy modules (provider SDKs, checkdmarc) are imported by the commands that
-need them, never here."""
+need them, never here. Errors are mapped to exit codes in one place: :func:`main`."""
 
 from __future__ import annotations
 
@@ -14,21 +14,26 @@ from spfguard.cli import connector as connector_cmd
 from spfguard.cli import evaluate as eval_cmd
 from spfguard.cli import fix as fix_cmd
 from spfguard.cli import monitor as monitor_cmd
+from spfguard.cli import providers as providers_cmd
 from spfguard.cli import ranges as ranges_cmd
-from spfguard.cli.common import Exit, UserError
+from spfguard.cli.common import Exit
+from spfguard.errors import SpfguardError
+from spfguard.report.escape import safe
 
-app = typer.Typer(rich_markup_mode=None,
+app = typer.Typer(
+    rich_markup_mode=None,
     name="spfguard",
     help="Audit, repair and watch SPF records (RFC 7208).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 app.command("check")(check_cmd.check)
 app.command("eval")(eval_cmd.evaluate)
 app.command("fix")(fix_cmd.fix)
 app.command("rollback")(fix_cmd.rollback)
+app.command("providers")(providers_cmd.providers)
 app.add_typer(ranges_cmd.app, name="ranges")
 app.add_typer(connector_cmd.app, name="connector")
 app.add_typer(monitor_cmd.app, name="monitor")
@@ -49,28 +54,32 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; bad input is one line on stderr and exit 2, never a traceback."""
+    """Run the CLI. A mistake is one line on stderr with its exit code (the class's ``exit_code``: 2 bad input,
+    3 could not complete, 1 provider or plan errors); exit 70 only for a bug, never a traceback unless
+    SPFGUARD_DEBUG=1."""
     try:
         code = app(args=argv, prog_name="spfguard", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
-    except UserError as err:
-        typer.echo(f"spfguard: error: {err}", err=True)
-        return Exit.USAGE
-    except KeyboardInterrupt:
+    except SpfguardError as err:
+        typer.echo(f"spfguard: error: {safe(err)}", err=True)
+        return err.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("spfguard: interrupted", err=True)
         return 130
+    except BrokenPipeError:  # `spfguard check … | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.OK
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        if isinstance(err, typer.Abort):
-            return 130
+        # a usage error from the command-line parser (typer vendors its own click: duck-typed)
         if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
-            err.show()  # a usage error from the command-line parser: its own one-line message
+            err.show()
             return err.exit_code
         if os.environ.get("SPFGUARD_DEBUG"):
             raise
-        typer.echo(f"spfguard: internal error: {type(err).__name__}: {err} (set SPFGUARD_DEBUG=1 for details)",
-                   err=True)
-        return 70
+        typer.echo(f"spfguard: internal error: {type(err).__name__}: {safe(err)} — this is a bug; please report it "
+                   "(set SPFGUARD_DEBUG=1 for the traceback)", err=True)
+        return Exit.BUG
     return code if isinstance(code, int) else Exit.OK
 
 

@@ -6,7 +6,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from spfguard.config import ConfigError
+from spfguard.config import ConfigError, check_keys
+from spfguard.errors import UserError
+from spfguard.hostport import parse_host_port
 
 TLS_SETTINGS = {"any": "EncryptionOnly", "ca": "CertificateValidation", "domain": "DomainValidation"}
 SEVERITIES = ("DoNotAudit", "Low", "Medium", "High")
@@ -108,74 +110,98 @@ def parse_tls(value: Any, where: str = "connector.tls") -> Tls:
 
 
 def parse_smart_host(text: str, where: str = "connector.smart_hosts") -> SmartHost:
-    host, _, port = text.strip().rpartition(":") if text.count(":") == 1 else (text.strip(), "", "")
-    host = host or text.strip()
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        raise ConfigError(f"{where}: {text!r}: the port must be a number from 1 to 65535")
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not _HOST.match(host):
-            raise ConfigError(f"{where}: {text!r} is not a host name or an IP address") from None
-    return SmartHost(host.lower().rstrip("."), int(port) if port else 25)
+    host, port = parse_host_port(text, 25, where)
+    return SmartHost(host, port)
 
 
-def parse_connector(config: dict[str, Any]) -> Connector:
+CONNECTOR_KEYS = ("name", "smart_hosts", "tls", "scope", "validation_recipients")
+RULE_KEYS = ("name", "recipient_domains", "except_sender_domains", "severity", "stop_processing", "priority", "mode")
+
+
+class _Problems:
+    """Collects every problem of a file, so that all are reported at once."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def take(self, parse, *args, default=None, **kwargs):
+        try:
+            return parse(*args, **kwargs)
+        except UserError as err:
+            self.messages.append(str(err))
+            return default
+
+
+def parse_connector(config: dict[str, Any], source: str = "connector file") -> Connector:
+    """The whole file; every problem in it is reported in one message."""
+    problems = _Problems()
+    problems.take(check_keys, config, source, ("connector", "rule"), tables=True)
     table = config.get("connector")
     if not isinstance(table, dict):
-        raise ConfigError("missing [connector] table")
-    name = _str(table, "name", "connector")
+        raise ConfigError(f"{source}: missing [connector] table")
+    problems.take(check_keys, table, "[connector]", CONNECTOR_KEYS)
+    name = problems.take(_str, table, "name", "connector", default="")
     if len(name) > 64:
-        raise ConfigError("connector.name: at most 64 characters (Exchange's limit)")
+        problems.messages.append("connector.name: at most 64 characters (Exchange's limit)")
     hosts = table.get("smart_hosts")
+    smart_hosts: list[SmartHost] = []
     if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) for h in hosts):
-        raise ConfigError("connector.smart_hosts: must be a non-empty list of host names or IP addresses")
-    smart_hosts = [parse_smart_host(h) for h in hosts]
-    tls = parse_tls(table.get("tls", "any"))
+        problems.messages.append("connector.smart_hosts: must be a non-empty list of host names or IP addresses")
+    else:
+        smart_hosts = [h for h in (problems.take(parse_smart_host, h) for h in hosts) if h is not None]
+    tls = problems.take(parse_tls, table.get("tls", "any"), default=Tls("any"))
     scope_value = table.get("scope", "transport-rule")
-    scope_domains: list[str] = []
+    scope, scope_domains = "transport-rule", []
     if scope_value in ("transport-rule", "all-accepted-domains"):
         scope = scope_value
     elif isinstance(scope_value, str) and scope_value.startswith("domains:"):
         scope = "domains"
         scope_domains = [d.strip().lower() for d in scope_value[8:].split(",") if d.strip()]
-        bad = [d for d in scope_domains if not _DOMAIN.match(d)]
-        if not scope_domains or bad:
-            raise ConfigError(f"connector.scope: {scope_value!r}: expected \"domains:a.org,b.org\"")
+        if not scope_domains or any(not _DOMAIN.match(d) for d in scope_domains):
+            problems.messages.append(f"connector.scope: {scope_value!r}: expected \"domains:a.org,b.org\"")
     else:
-        raise ConfigError(f"connector.scope: {scope_value!r} is not allowed (allowed: transport-rule, "
-                          "\"domains:a.org,b.org\", all-accepted-domains)")
-    recipients = _list(table, "validation_recipients", "connector", _EMAIL.match, "an email address")
+        problems.messages.append(f"connector.scope: {scope_value!r} is not allowed (allowed: transport-rule, "
+                                 "\"domains:a.org,b.org\", all-accepted-domains)")
+    recipients = problems.take(_list, table, "validation_recipients", "connector", _EMAIL.match, "an email address",
+                               default=[])
     rule = None
     if scope == "transport-rule":
         rule_table = config.get("rule")
         if not isinstance(rule_table, dict):
-            raise ConfigError("scope = \"transport-rule\" needs a [rule] table")
-        rule = parse_rule(rule_table)
+            problems.messages.append("scope = \"transport-rule\" needs a [rule] table")
+        else:
+            rule = parse_rule(rule_table, problems)
     elif "rule" in config:
-        raise ConfigError(f"[rule] is used only with scope = \"transport-rule\", not {scope_value!r}")
+        problems.messages.append(f"[rule] is used only with scope = \"transport-rule\", not {scope_value!r}")
+    if problems.messages:
+        count = len(problems.messages)
+        raise ConfigError(f"{source}: {count} problem{'s' if count != 1 else ''}: " + "; ".join(problems.messages))
     return Connector(name, smart_hosts, tls, scope, scope_domains, recipients, rule)
 
 
-def parse_rule(table: dict[str, Any]) -> Rule:
-    domains = _list(table, "recipient_domains", "rule", _DOMAIN.match, "a domain")
-    if not domains:
-        raise ConfigError("rule.recipient_domains: at least one domain")
+def parse_rule(table: dict[str, Any], problems: _Problems | None = None) -> Rule | None:
+    own = problems is None
+    problems = problems or _Problems()
+    problems.take(check_keys, table, "[rule]", RULE_KEYS)
+    domains = problems.take(_list, table, "recipient_domains", "rule", _DOMAIN.match, "a domain", default=[])
+    if not domains and not any(m.startswith("rule.recipient_domains") for m in problems.messages):
+        problems.messages.append("rule.recipient_domains: at least one domain")
     priority = table.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
-        raise ConfigError(f"rule.priority: must be a whole number from 0 up, not {priority!r}")
+        problems.messages.append(f"rule.priority: must be a whole number from 0 up, not {priority!r}")
     stop = table.get("stop_processing", True)
     if not isinstance(stop, bool):
-        raise ConfigError(f"rule.stop_processing: must be true or false, not {stop!r}")
-    return Rule(
-        name=_str(table, "name", "rule"),
+        problems.messages.append(f"rule.stop_processing: must be true or false, not {stop!r}")
+    rule = Rule(
+        name=problems.take(_str, table, "name", "rule", default=""),
         recipient_domains=[d.lower() for d in domains],
-        except_sender_domains=[d.lower() for d in _list(table, "except_sender_domains", "rule", _DOMAIN.match,
-                                                         "a domain")],
-        severity=_choice(table, "severity", "rule", SEVERITIES, "High"),
-        stop_processing=stop,
-        priority=priority,
-        mode=_choice(table, "mode", "rule", MODES, "Enforce"),
+        except_sender_domains=[d.lower() for d in problems.take(_list, table, "except_sender_domains", "rule",
+                                                                  _DOMAIN.match, "a domain", default=[])],
+        severity=problems.take(_choice, table, "severity", "rule", SEVERITIES, "High", default="High"),
+        stop_processing=stop if isinstance(stop, bool) else True,
+        priority=priority if isinstance(priority, int) else 0,
+        mode=problems.take(_choice, table, "mode", "rule", MODES, "Enforce", default="Enforce"),
     )
+    if own and problems.messages:
+        raise ConfigError("; ".join(problems.messages))
+    return rule

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from spfguard.connector.model import SmartHost, Tls
 from spfguard.dns.base import DnsClient, Status
+from spfguard.net import Deadline, DeadlineExceeded
 
 
 @dataclass
@@ -99,19 +100,26 @@ def name_matches(pattern: str, names: list[str]) -> bool:
 
 
 class _Session:
-    """One SMTP conversation with a smart host, step by step, each failure turned into a reason."""
+    """One SMTP conversation with a smart host, step by step, each failure turned into a reason. Every step has
+    a total deadline of ``--smtp-timeout`` seconds: a server that trickles its banner or never ends a multi-line
+    reply fails the step in time."""
 
     def __init__(self, name: str, address: str, port: int, options: Options):
         self.name, self.address, self.port, self.options = name, address, port, options
         self.smtp: smtplib.SMTP | None = None
         self.details: dict = {"address": address, "port": port}
 
+    def step(self, what: str):
+        """The deadline of one step; when it passes, the step fails with a reason."""
+        return _StepDeadline(self.options.timeout, what, self)
+
     def connect(self) -> None:
         self.smtp = smtplib.SMTP(timeout=self.options.timeout)
         self.smtp._host = self.name  # the name the TLS handshake presents (SNI), as Exchange does
         start = time.monotonic()
         try:
-            code, banner = self.smtp.connect(self.address, self.port)
+            with self.step("the banner"):
+                code, banner = self.smtp.connect(self.address, self.port)
         except ConnectionRefusedError:
             raise StepFailed(f"connection to {self.address} port {self.port} refused") from None
         except TimeoutError:
@@ -127,7 +135,8 @@ class _Session:
             raise StepFailed(f"banner {code} {self.details['banner']}: the server does not accept mail")
 
     def ehlo(self) -> None:
-        code, reply = self.smtp.ehlo(self.options.helo)
+        with self.step("the EHLO reply"):
+            code, reply = self.smtp.ehlo(self.options.helo)
         if code != 250:
             raise StepFailed(f"EHLO refused: {code} {reply.decode(errors='replace')}")
         if not self.smtp.has_extn("starttls"):
@@ -140,7 +149,8 @@ class _Session:
         if tls.mode == "any":
             context.verify_mode = ssl.CERT_NONE
         try:
-            code, reply = self.smtp.starttls(context=context)
+            with self.step("STARTTLS and the TLS handshake"):
+                code, reply = self.smtp.starttls(context=context)
         except ssl.SSLCertVerificationError as err:
             details = _peek_certificate(self.name, self.address, self.port, self.options)
             self.details["certificate"] = details
@@ -157,11 +167,16 @@ class _Session:
         if tls.mode == "domain" and not name_matches(tls.domain, self.details["certificate"].get("names", [])):
             names = ", ".join(self.details["certificate"].get("names", [])) or "none"
             raise StepFailed(f"certificate names ({names}) do not match the TLS domain {tls.domain}")
-        code, reply = self.smtp.ehlo(self.options.helo)  # RFC 3207 §4.2: start over after TLS
+        with self.step("the EHLO reply after STARTTLS"):
+            code, reply = self.smtp.ehlo(self.options.helo)  # RFC 3207 §4.2: start over after TLS
         if code != 250:
             raise StepFailed(f"EHLO after STARTTLS refused: {code} {reply.decode(errors='replace')}")
 
     def recipient(self, address: str) -> None:
+        with self.step(f"the test of {address}"):
+            self._recipient(address)
+
+    def _recipient(self, address: str) -> None:
         code, reply = self.smtp.mail(self.options.mail_from)
         if code != 250:
             raise StepFailed(f"MAIL FROM:<{self.options.mail_from}> refused: {code} {reply.decode(errors='replace')}")
@@ -182,9 +197,23 @@ class _Session:
     def close(self) -> None:
         if self.smtp is not None:
             try:
-                self.smtp.quit()
-            except (smtplib.SMTPException, OSError):
+                with self.step("QUIT"):
+                    self.smtp.quit()
+            except (smtplib.SMTPException, OSError, StepFailed):
                 self.smtp.close()
+
+
+class _StepDeadline(Deadline):
+    def __init__(self, seconds: float, what: str, session: _Session):
+        super().__init__(seconds, what, lambda: session.smtp.sock if session.smtp else None)
+        self.session = session
+
+    def __exit__(self, kind, value, tb) -> None:
+        try:
+            super().__exit__(kind, value, tb)
+        except DeadlineExceeded:
+            raise StepFailed(f"{self.what}: no complete reply from {self.session.address} port {self.session.port} "
+                             f"within {self.seconds:g}s (the server trickles or never ends its reply)") from None
 
 
 def _peek_certificate(name: str, address: str, port: int, options: Options) -> dict:
@@ -192,12 +221,13 @@ def _peek_certificate(name: str, address: str, port: int, options: Options) -> d
     smtp = smtplib.SMTP(timeout=options.timeout)
     smtp._host = name
     try:
-        smtp.connect(address, port)
-        smtp.ehlo(options.helo)
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        smtp.starttls(context=context)
-        return _cert_details(smtp.sock.getpeercert(binary_form=True))
+        with Deadline(3 * options.timeout, "reading the certificate", lambda: smtp.sock):
+            smtp.connect(address, port)
+            smtp.ehlo(options.helo)
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            smtp.starttls(context=context)
+            return _cert_details(smtp.sock.getpeercert(binary_form=True))
     except (OSError, smtplib.SMTPException, ssl.SSLError):
         return {}
     finally:

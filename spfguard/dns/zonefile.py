@@ -19,18 +19,23 @@ import dns.zone
 
 from spfguard.dns.base import Answer, Status, answer, normalise_name
 from spfguard.dns.convert import convert
+from spfguard.errors import UserError
+from spfguard.textfile import read_text
 
 MAX_CNAME_CHAIN = 8
 
 
-class ZoneLoadError(ValueError):
-    pass
+class ZoneLoadError(UserError):
+    """A zone file that cannot be read or parsed: the message names the file (and line)."""
 
 
 class ZoneFileDns:
     def __init__(self, zones: list[dns.zone.Zone]):
         # longest origin first, so that a child zone wins over its parent
         self.zones = sorted(zones, key=lambda z: len(z.origin.labels), reverse=True)
+        # every name that has a node below it (empty non-terminals included), per zone: built once, so that an
+        # NXDOMAIN/NODATA answer or a wildcard search never scans the zone
+        self._ancestors = {id(z): _ancestors(z) for z in self.zones}
         self.queries: list[tuple[str, str]] = []
 
     @classmethod
@@ -65,9 +70,10 @@ class ZoneFileDns:
             zone = self._zone_for(qname)
             if zone is None:
                 return Answer(name, rdtype, Status.TEMPFAIL, error=f"{qname} is not in the loaded zone files")
-            node = zone.get_node(qname) or _wildcard(zone, qname)
+            ancestors = self._ancestors[id(zone)]
+            node = zone.get_node(qname) or _wildcard(zone, qname, ancestors)
             if node is None:
-                if _has_descendants(zone, qname):  # an empty non-terminal
+                if qname in ancestors:  # an empty non-terminal
                     return Answer(name, rdtype, Status.NODATA)
                 return Answer(name, rdtype, Status.NXDOMAIN)
             rdataset = node.get_rdataset(zone.rdclass, wanted)
@@ -80,28 +86,37 @@ class ZoneFileDns:
         return Answer(name, rdtype, Status.TEMPFAIL, error="CNAME chain too long (loop?)")
 
 
-def _wildcard(zone: dns.zone.Zone, qname: dns.name.Name):
+def _ancestors(zone: dns.zone.Zone) -> frozenset[dns.name.Name]:
+    out = set()
+    for name in zone.nodes:
+        while name != zone.origin and len(name) > len(zone.origin):
+            name = name.parent()
+            if name in out:
+                break
+            out.add(name)
+    return frozenset(out)
+
+
+def _wildcard(zone: dns.zone.Zone, qname: dns.name.Name, ancestors: frozenset[dns.name.Name]):
     """RFC 4592: the wildcard child of the closest encloser (the nearest ancestor that exists)."""
     parent = qname.parent()
     while parent.is_subdomain(zone.origin):
         wildcard = zone.get_node(dns.name.Name((b"*",) + parent.labels))
         if wildcard is not None:
             return wildcard
-        if parent == zone.origin or zone.get_node(parent) is not None or _has_descendants(zone, parent):
+        if parent == zone.origin or zone.get_node(parent) is not None or parent in ancestors:
             return None
         parent = parent.parent()
     return None
 
 
-def _has_descendants(zone: dns.zone.Zone, name: dns.name.Name) -> bool:
-    return any(n != name and n.is_subdomain(name) for n in zone.nodes)
-
-
 def load_zone_file(path: Path) -> dns.zone.Zone:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "zone file")
     origin = None if "$ORIGIN" in text else path.name.removesuffix(".zone").rstrip(".") + "."
     try:
         return dns.zone.from_text(text, origin=origin, relativize=False, filename=str(path),
                                   check_origin=False)
     except dns.exception.DNSException as err:
+        raise ZoneLoadError(f"{path}: {err}") from None
+    except ValueError as err:  # dnspython raises plain ValueError for some malformed rdata
         raise ZoneLoadError(f"{path}: {err}") from None

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spfguard.audit import Report, audit
-from spfguard.dns.base import DnsClient
+from spfguard.dns.base import DnsClient, within
 from spfguard.dns.live import LiveDns, NameserverAddress
 from spfguard.dns.overlay import OverlayDns
+from spfguard.errors import IncompleteError, UserError
 from spfguard.fix.plan import Change, Plan
-from spfguard.provider.base import Provider, ProviderError, same_values
+from spfguard.provider.base import Provider, same_values
 
 BACKUP_VERSION = 1
 
@@ -59,6 +60,39 @@ class Backup:
     zone: str
     changes: list[Change]  # the changes the fix made
 
+    @classmethod
+    def from_json(cls, data, where: str) -> Backup:
+        _expect(isinstance(data, dict), where, "expected a JSON object")
+        _expect(data.get("version") == BACKUP_VERSION, where, f"unsupported version {data.get('version')!r} "
+                f"(this spfguard reads version {BACKUP_VERSION})")
+        domain = data.get("domain")
+        _expect(isinstance(domain, str) and domain, where, "no domain")
+        provider = data.get("provider")
+        _expect(isinstance(provider, dict) and isinstance(provider.get("provider"), str), where,
+                "provider must be an object with a provider name")
+        records = data.get("records")
+        _expect(isinstance(records, list) and records, where, "records must be a non-empty list")
+        changes = []
+        for i, record in enumerate(records):
+            at = f"records[{i}]"
+            _expect(isinstance(record, dict), where, f"{at} must be an object")
+            name = record.get("name")
+            _expect(isinstance(name, str) and within(name, domain), where,
+                    f"{at}.name must be {domain} or a name below it, not {name!r}")
+            before = _strings(record.get("before"), where, f"{at}.before")
+            after = _strings(record.get("after"), where, f"{at}.after")
+            strings = record.get("strings", [])
+            _expect(isinstance(strings, list) and all(isinstance(s, list) and all(isinstance(x, str) for x in s)
+                                                      for s in strings),
+                    where, f"{at}.strings must be lists of strings")
+            layout = tuple(("".join(s), tuple(s)) for s in strings)
+            _expect(sorted(v for v, _ in layout) == sorted(before) or not strings, where,
+                    f"{at}.strings do not match {at}.before")
+            changes.append(Change(name, before, after, layout))
+        zone = data.get("zone", "")
+        _expect(isinstance(zone, str), where, "zone must be a string")
+        return cls(domain, provider["provider"], zone, changes)
+
     def rollback_changes(self) -> list[Change]:
         """Undo: the apex first (so nothing includes a chained record any more), then the other names."""
         undo = [Change(c.name, c.after, c.before, c.layout) for c in self.changes
@@ -67,18 +101,27 @@ class Backup:
 
 
 def read_backup(path: Path) -> Backup:
+    """A backup, checked field by field before anything is written from it: a file of the wrong shape is a
+    one-line error naming what is wrong."""
+    from spfguard.textfile import read_text
+
+    text = read_text(path, "backup")
     try:
-        data = json.loads(path.read_text())
-        if data.get("version") != BACKUP_VERSION:
-            raise ValueError(f"unsupported backup version {data.get('version')!r}")
-        changes = [Change(r["name"], tuple(r["before"]), tuple(r["after"]),
-                          tuple(("".join(s), tuple(s)) for s in r.get("strings", [])))
-                   for r in data["records"]]
-        return Backup(data["domain"], data["provider"]["provider"], data.get("zone", ""), changes)
-    except OSError as err:
-        raise ProviderError(f"cannot read backup {path}: {err.strerror}") from None
-    except (ValueError, KeyError, TypeError) as err:
-        raise ProviderError(f"{path} is not an spfguard backup: {err}") from None
+        data = json.loads(text)
+    except ValueError as err:
+        raise UserError(f"{path} is not an spfguard backup: not JSON ({err})") from None
+    return Backup.from_json(data, str(path))
+
+
+def _expect(condition: bool, where: str, what: str) -> None:
+    if not condition:
+        raise UserError(f"{where} is not an spfguard backup: {what}")
+
+
+def _strings(value, where: str, field_name: str) -> tuple[str, ...]:
+    _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), where,
+            f"{field_name} must be a list of strings")
+    return tuple(value)
 
 
 @dataclass
@@ -104,7 +147,8 @@ async def nameserver_addresses(servers: list[str]) -> list[str]:
             answer = await resolver.query(address.host, rdtype)
             out += [str(NameserverAddress(str(ip), address.port)) for ip in answer.records]
     if servers and not out:
-        raise ProviderError(f"cannot resolve the zone's nameservers ({', '.join(servers)}) to verify the change")
+        raise IncompleteError(f"cannot resolve the zone's nameservers ({', '.join(servers)}) to verify the change; "
+                              "it was written: check it later with `spfguard check`")
     return out
 
 
@@ -128,8 +172,8 @@ async def wait_visible(changes: list[Change], provider: Provider, domain: str, t
             return where, seen
         if time.monotonic() > deadline:
             late = [c.name for c in changes if not same_values(seen[c.name], c.after)]
-            raise ProviderError(f"written, but {', '.join(late)} not visible at {where} after {timeout:g}s; "
-                                "check again later with `spfguard check`")
+            raise IncompleteError(f"written, but {', '.join(late)} not visible at {where} after {timeout:g}s; "
+                                  "check again later with `spfguard check`")
         await asyncio.sleep(1)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from spfguard.audit import LOOKUP_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT, Report, audit
 from spfguard.dns.base import DnsClient, Status, within
 from spfguard.dns.overlay import OverlayDns
+from spfguard.errors import PlanError
 from spfguard.fix.plan import Change, Difference, Plan
 from spfguard.fix.proof import prove
 from spfguard.ipset import IPSet, aggregate
@@ -34,10 +35,6 @@ from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_set
 
 ReadValues = Callable[[str], Awaitable[list[str]]]
-
-
-class PlanError(Exception):
-    """The domain cannot be fixed automatically; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class RunResult:
     incomplete: list[str] = field(default_factory=list)
     alert_errors: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
+    checked: int = 0
 
 
 async def _snapshots(settings: MonitorSettings, domains, dns: DnsClient, ms_version):
@@ -50,7 +51,7 @@ def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: 
     k, n = shard
     domains = [d for i, d in enumerate(settings.domains) if i % n == k]
     snapshots = asyncio.run(_snapshots(settings, domains, dns, ms_version))
-    result = RunResult(0)
+    result = RunResult(0, checked=len(domains))
     to_notify: list[Event] = []
     previous_version = store.last_ms_version()
     if ms_version and previous_version and ms_version != previous_version:
@@ -131,10 +132,11 @@ def _notify(settings: MonitorSettings, events: list[Event], result: RunResult) -
         return True
     ok = True
     sinks = []
+    timeout = settings.alerts.timeout
     if settings.webhook:
-        sinks.append(("webhook", lambda: send_webhook(settings.webhook, events)))
+        sinks.append(("webhook", lambda: send_webhook(settings.webhook, events, timeout)))
     if settings.email:
-        sinks.append(("email", lambda: send_email(settings.email, events)))
+        sinks.append(("email", lambda: send_email(settings.email, events, timeout)))
     for name, send in sinks:
         try:
             send()

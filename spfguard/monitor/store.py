@@ -27,7 +27,7 @@ CREATE INDEX IF NOT EXISTS snapshots_domain ON snapshots (domain, run_id);
 
 
 class Busy(UserError):
-    pass
+    """Another run holds the lock: not starting a second one."""
 
 
 @contextmanager

@@ -21,12 +21,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from spfguard.errors import ProviderError
 from spfguard.fix.plan import Change
 from spfguard.spf.txt import split_strings
 
-
-class ProviderError(Exception):
-    """A provider failure, with a message a person can act on (never containing a secret)."""
+__all__ = ["Change", "ConflictError", "Provider", "ProviderError", "same_values"]
 
 
 class ConflictError(ProviderError):
@@ -44,9 +43,19 @@ def same_values(a: Sequence[str], b: Sequence[str]) -> bool:
 
 class Provider(ABC):
     name: ClassVar[str] = ""
+    settings_keys: ClassVar[tuple[str, ...]] = ()  # the keys [providers.NAME] may hold
+    guarantee: ClassVar[str] = "read-compare"  # atomic compare-and-set | atomic batch | read-compare
+    credentials: ClassVar[str] = ""  # where credentials come from, for `spfguard providers`
 
     def __init__(self, settings: Mapping[str, Any] | None = None):
+        self.check_settings(settings or {})
         self.settings = dict(settings or {})
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> None:
+        from spfguard.config import check_keys
+
+        check_keys(dict(settings), f"[providers.{cls.name}]", cls.settings_keys)
 
     # ---- to implement ------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ import dns.update
 
 from spfguard.config import resolve_secret
 from spfguard.fix.plan import Change
+from spfguard.hostport import format_host_port, parse_host_port
 from spfguard.provider.base import ConflictError, Provider, ProviderError, same_values
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5")
@@ -40,6 +41,9 @@ DEFAULT_TTL = 300
 
 class Rfc2136Provider(Provider):
     name = "rfc2136"
+    settings_keys = ("server", "tsig", "tsig_file", "zone", "timeout", "ttl")
+    guarantee = "atomic compare-and-set"
+    credentials = "TSIG key: tsig_file (a BIND/Knot key file) or tsig = \"env:VAR\"; SPFGUARD_RFC2136_TSIG"
 
     def __init__(self, settings=None):
         super().__init__(settings)
@@ -47,10 +51,8 @@ class Rfc2136Provider(Provider):
         if not server:
             raise ProviderError("rfc2136: no server: set SPFGUARD_RFC2136_SERVER=host:port or "
                                 "[providers.rfc2136] server")
-        host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "53")
-        if not port.isdigit():
-            raise ProviderError(f"rfc2136: server {server!r}: expected host:port")
-        self.host, self.port = host or server, int(port)
+        self.host, self.port = parse_host_port(server, 53, "rfc2136 server")
+        self.server = format_host_port(self.host, self.port)
         self._key = self._load_key()
         self.timeout = float(self.settings.get("timeout", 5))
 
@@ -75,7 +77,7 @@ class Rfc2136Provider(Provider):
             raise ProviderError(f"rfc2136: TSIG key {name!r}: the secret is not valid base64") from None
 
     def describe(self) -> dict:
-        return {"provider": self.name, "server": f"{self.host}:{self.port}",
+        return {"provider": self.name, "server": f"{self.server}",
                 "tsig_key": str(self._key.name) if self._key else None}
 
     # ---- DNS exchange --------------------------------------------------------------------------------
@@ -85,7 +87,7 @@ class Rfc2136Provider(Provider):
             return dns.query.tcp(dns.message.make_query(name, rdtype), self.host, port=self.port,
                                  timeout=self.timeout)
         except (OSError, dns.exception.DNSException) as err:
-            raise ProviderError(f"rfc2136: cannot reach {self.host}:{self.port}: {_reason(err)}") from None
+            raise ProviderError(f"rfc2136: cannot reach {self.server}: {_reason(err)}") from None
 
     def zone_of(self, name: str) -> str:
         if self.settings.get("zone"):
@@ -97,7 +99,7 @@ class Rfc2136Provider(Provider):
                 if rrset.rdtype == dns.rdatatype.SOA:
                     return rrset.name.to_text(omit_final_dot=True)
             if qname == dns.name.root:
-                raise ProviderError(f"rfc2136: {self.host}:{self.port} is not authoritative for {name}")
+                raise ProviderError(f"rfc2136: {self.server} is not authoritative for {name}")
             qname = qname.parent()
 
     def _rdataset(self, name: str) -> tuple[dns.rdataset.Rdataset | None, int]:
@@ -118,7 +120,7 @@ class Rfc2136Provider(Provider):
         return [tuple(s.decode("utf-8", errors="replace") for s in r.strings) for r in rdataset or []]
 
     def authoritative(self, domain: str) -> list[str]:
-        return [f"{self.host}:{self.port}"]
+        return [self.server]
 
     def _write(self, change: Change) -> None:
         rdataset, ttl = self._rdataset(change.name)
@@ -146,10 +148,10 @@ class Rfc2136Provider(Provider):
         if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):
             raise ConflictError(change.name, change.before, self.read_txt(change.name))
         if rcode == dns.rcode.NOTAUTH:
-            raise ProviderError(f"rfc2136: {self.host}:{self.port} refused the TSIG signature (NOTAUTH): check the "
+            raise ProviderError(f"rfc2136: {self.server} refused the TSIG signature (NOTAUTH): check the "
                                 "key name, algorithm and secret")
         if rcode == dns.rcode.REFUSED:
-            raise ProviderError(f"rfc2136: {self.host}:{self.port} REFUSED the update of {change.name}: the key is "
+            raise ProviderError(f"rfc2136: {self.server} REFUSED the update of {change.name}: the key is "
                                 f"not allowed to update zone {zone}")
         if rcode != dns.rcode.NOERROR:
             raise ProviderError(f"rfc2136: update of {change.name} failed: {dns.rcode.to_text(rcode)}")

@@ -40,6 +40,9 @@ class _Entry:
 
 class ZoneFileProvider(Provider):
     name = "zonefile"
+    settings_keys = ("path", "ttl")
+    guarantee = "atomic compare-and-set"
+    credentials = "none (file permissions)"
 
     def __init__(self, settings=None):
         super().__init__(settings)

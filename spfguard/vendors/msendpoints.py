@@ -25,13 +25,18 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from spfguard.errors import IncompleteError
+from spfguard.net import http_request
+
 DEFAULT_BASE_URL = "https://endpoints.office.com"
 INSTANCES = ("Worldwide", "USGovDoD", "USGovGCCHigh", "China")
 SNAPSHOT_VERSION = "snapshot-2025-12-01"
+SNAPSHOT_DATE = "2025-12-01"
+STALE_AFTER_DAYS = 90
 Fetch = Callable[[str], bytes]
 
 
-class EndpointsError(Exception):
+class EndpointsError(IncompleteError):
     """The web service could not be reached or answered nonsense (one line, no traceback)."""
 
 
@@ -42,6 +47,24 @@ class EndpointData:
     fetched_at: float | None  # None for the packaged snapshot
     sets: list[dict]
     source: str  # "cache" | "snapshot" | "download"
+
+    def age_days(self, now: float | None = None) -> int:
+        import datetime
+
+        now = time.time() if now is None else now
+        if self.fetched_at is not None:
+            return int((now - self.fetched_at) // 86400)
+        made = datetime.datetime.fromisoformat(SNAPSHOT_DATE).replace(tzinfo=datetime.UTC).timestamp()
+        return int((now - made) // 86400)
+
+    def age_note(self, now: float | None = None) -> str | None:
+        """A warning when the data is older than 90 days (the packaged snapshot, or a cache never refreshed)."""
+        days = self.age_days(now)
+        if days <= STALE_AFTER_DAYS:
+            return None
+        what = f"the packaged snapshot of {SNAPSHOT_DATE}" if self.fetched_at is None else "the cached copy"
+        return (f"Microsoft 365 endpoint data is {what}, {days} days old: run `spfguard ranges update` for "
+                "current ranges")
 
     def exchange_smtp_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """Exchange Online's mail-flow ranges: Exchange endpoint sets that use TCP port 25."""
@@ -61,17 +84,25 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def _urllib_fetch(url: str, timeout: float = 15.0) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "spfguard"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https or a test URL
-        return response.read()
+class _HttpStatus(OSError):
+    def __init__(self, code: int):
+        super().__init__(f"HTTP {code}")
+        self.code = code
+
+
+def _http_fetch(url: str, timeout: float = 15.0) -> bytes:
+    status, body = http_request(url, timeout=timeout)
+    if status != 200:
+        raise _HttpStatus(status)
+    return body
 
 
 class EndpointsClient:
     def __init__(self, base_url: str | None = None, directory: Path | None = None, fetch: Fetch | None = None):
         self.base_url = (base_url or os.environ.get("SPFGUARD_MS_ENDPOINTS_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.directory = directory or cache_dir()
-        self._fetch = fetch or _urllib_fetch
+        self._fetch = fetch or _http_fetch
+        self.warnings: list[str] = []  # e.g. an unwritable cache directory: the command goes on, and says so
 
     # ---- the installation's client request id --------------------------------------------------------
 
@@ -83,9 +114,15 @@ class EndpointsClient:
             return value
         except (OSError, ValueError):
             value = str(uuid.uuid4())
+        try:
             self.directory.mkdir(parents=True, exist_ok=True)
             path.write_text(value + "\n")
-            return value
+        except OSError as err:
+            self.warn(f"cannot write {path} ({err.strerror}); using a one-off request id")
+        return value
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
     # ---- web service ---------------------------------------------------------------------------------
 
@@ -95,9 +132,12 @@ class EndpointsClient:
         host = urllib.parse.urlsplit(self.base_url).netloc
         try:
             return json.loads(self._fetch(url))
-        except urllib.error.HTTPError as err:
+        except (urllib.error.HTTPError, _HttpStatus) as err:
             hint = " (too many requests: poll at most hourly)" if err.code == 429 else ""
             raise EndpointsError(f"{host} answered HTTP {err.code}{hint}") from None
+        except TimeoutError:
+            raise EndpointsError(f"{host} did not answer in time (offline? the cached or packaged data "
+                                 "is used until an update succeeds)") from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise EndpointsError(f"cannot reach {host}: {reason} (offline? the cached or packaged data "
@@ -125,7 +165,11 @@ class EndpointsClient:
         if not isinstance(sets, list):
             raise EndpointsError(f"unexpected /endpoints answer for {instance}")
         data = EndpointData(instance, latest, time.time(), sets, "download")
-        self._write_cache(data)
+        try:
+            self._write_cache(data)
+        except OSError as err:
+            self.warn(f"cannot write the cache in {self.directory} ({err.strerror}): the new data is used for this "
+                      "run only (set SPFGUARD_CACHE_DIR to a writable folder)")
         return data, cached.version if cached else None
 
     # ---- cache and snapshot --------------------------------------------------------------------------

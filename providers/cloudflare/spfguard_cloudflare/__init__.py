@@ -43,6 +43,8 @@ def content_strings(content: str) -> tuple[str, ...]:
 
 class CloudflareProvider(Provider):
     name = "cloudflare"
+    settings_keys = ("api_token", "zone_id", "base_url", "retries", "ttl", "verify", "timeout")
+    credentials = "API token: CLOUDFLARE_API_TOKEN or api_token = \"env:VAR\" / \"file:PATH\""
 
     def __init__(self, settings=None):
         super().__init__(settings)

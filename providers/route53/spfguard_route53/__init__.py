@@ -42,6 +42,8 @@ def format_value(strings: list[str]) -> str:
 
 class Route53Provider(Provider):
     name = "route53"
+    settings_keys = ("zone_id", "profile", "ttl", "verify", "region", "timeout")
+    credentials = "boto3's chain: AWS_* environment, shared profile (profile = \"NAME\"), instance role"
 
     def __init__(self, settings=None):
         super().__init__(settings)

@@ -1,8 +1,12 @@
-"""The versioned JSON form of a check report (schema: spfguard/schema/check.schema.json)."""
+"""The versioned JSON form of a check report (schema: spfguard/schema/check.schema.json). Values are exact:
+text from DNS is not escaped here (JSON escapes control characters itself)."""
 
 from __future__ import annotations
 
+import json
+
 from spfguard.audit import Report
+from spfguard.report import Renderer
 from spfguard.spf.evaluator import SpfResult
 from spfguard.tree import Node, TermInfo
 
@@ -61,3 +65,16 @@ def report_to_json(report: Report) -> dict:
         "ranges": [r.to_json() for r in report.ranges],
     }
     return out
+
+
+class JsonRenderer(Renderer):
+    """``{"version": 1, "results": [...]}``, streamed one report at a time."""
+
+    def begin(self) -> str:
+        return f'{{"version": {JSON_VERSION}, "results": ['
+
+    def add(self, index: int, report: Report) -> str:
+        return ("" if index == 0 else ",\n") + json.dumps(report_to_json(report), indent=2)
+
+    def end(self) -> str:
+        return "]}\n"

@@ -1,0 +1,80 @@
+"""Network steps with a **total** deadline. A socket timeout bounds each read, so a server that trickles one
+byte a second, or sends an endless ``220-`` banner, can hold a step for ever; :class:`Deadline` shuts the socket
+down when the step's total time is up, which ends any blocked read at once.
+
+``http_request`` is the one HTTP client for webhooks and the Microsoft endpoint service.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+
+
+class DeadlineExceeded(TimeoutError):
+    pass
+
+
+class Deadline:
+    """``with Deadline(10, "webhook", lambda: conn.sock):`` — at most 10 s in all for the block."""
+
+    def __init__(self, seconds: float, what: str, socket_of: Callable[[], socket.socket | None]):
+        self.seconds, self.what, self._socket_of = seconds, what, socket_of
+        self.expired = False
+        self.started = time.monotonic()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(0.05, self.seconds - (time.monotonic() - self.started))
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self._socket_of()
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # unblocks a read in another thread, unlike close()
+            except OSError:
+                pass
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        self._timer.cancel()
+        if self.expired:
+            raise DeadlineExceeded(f"{self.what}: no complete answer within {self.seconds:g}s") from None
+
+
+def http_request(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
+                 timeout: float = 15.0, context: ssl.SSLContext | None = None,
+                 max_body: int = 64 * 1024 * 1024) -> tuple[int, bytes]:
+    """GET (or POST with ``data``) ``url``; returns (status, body). Raises OSError (DeadlineExceeded included)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                           context=context or ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    try:
+        with Deadline(timeout, parts.netloc, lambda: conn.sock):
+            conn.request("POST" if data is not None else "GET", path, body=data,
+                         headers={"User-Agent": "spfguard", **(headers or {})})
+            response = conn.getresponse()
+            body = response.read(max_body + 1)
+            if len(body) > max_body:
+                raise OSError(f"{parts.netloc}: the answer is larger than {max_body:,} bytes")
+            return response.status, body
+    except (http.client.HTTPException, ssl.SSLError) as err:
+        raise OSError(f"{parts.netloc}: {type(err).__name__}: {err}") from None
+    finally:
+        conn.close()
