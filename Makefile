@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PROVIDERS := $(wildcard providers/*/pyproject.toml)
 
 .PHONY: install demo test lint bench conformance clean
@@ -10,29 +10,33 @@ PROVIDERS := $(wildcard providers/*/pyproject.toml)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The core, every provider plugin and the test tools, all editable.
-$(STAMP): pyproject.toml $(PROVIDERS) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' \
-		$(foreach p,$(PROVIDERS),-e ./$(dir $(p)))
+# What the demo needs: the core alone (editable), no test tools, no provider SDKs.
+$(VENV)/.installed-core: pyproject.toml | $(BIN)/python
+	$(PIP) -e .
 	touch $@
 
-install: $(STAMP)
+# The tests: the core with its test extras, and every provider plugin (all editable).
+$(VENV)/.installed-test: pyproject.toml $(PROVIDERS) | $(BIN)/python
+	$(PIP) -e '.[test]' $(foreach p,$(PROVIDERS),-e ./$(dir $(p)))
+	touch $@ $(VENV)/.installed-core
+
+install: $(VENV)/.installed-test
 
 # The main job on the embedded fixture zones: no network.
-demo: install
+demo: $(VENV)/.installed-core
 	$(BIN)/spfguard check aacn.org --zone fixtures/zones
 
-test: install
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-conformance: install
+conformance: $(VENV)/.installed-core
 	$(BIN)/python -m spfguard.conformance fixtures/conformance/rfc7208-tests.yml fixtures/conformance/rfc4408-tests.yml
 
-lint: install
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check spfguard tests bench $(wildcard providers)
 
-bench: install
+bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info build dist

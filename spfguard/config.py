@@ -143,8 +143,9 @@ def parse_check(config: dict[str, Any]) -> CheckSettings:
     )
 
 
-def validate_settings(config: dict[str, Any]) -> None:
-    """Every section of a loaded spfguard.toml, as the commands that use them would read it."""
+def validate_settings(config: dict[str, Any], base: Path | None = None) -> None:
+    """Every section of a loaded spfguard.toml, as the commands that use them would read it (``base``: the
+    directory relative paths are taken from, the config file's own)."""
     from spfguard.monitor.settings import parse_alerts, parse_monitor
     from spfguard.provider.registry import check_settings
 
@@ -152,7 +153,7 @@ def validate_settings(config: dict[str, Any]) -> None:
     for name in section(config, "providers"):
         check_settings(name, section(section(config, "providers"), name, f"[providers.{name}]"))
     if "monitor" in config:
-        parse_monitor(config)
+        parse_monitor(config, base=base)
     else:
         parse_alerts(config)
 

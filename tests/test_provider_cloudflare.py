@@ -119,3 +119,18 @@ def test_fix_and_rollback(env, tmp_path, capsys):
     everything = capsys.readouterr()
     assert GOOD_TOKEN not in everything.out + everything.err + backup.read_text()
     assert json.loads(backup.read_text())["provider"] == {"provider": "cloudflare", "zone_id": None}
+
+
+@pytest.mark.parametrize("behaviour", ["trickle", "hang"])
+def test_an_api_that_trickles_or_never_answers_fails_within_the_timeout(env, behaviour):
+    import time
+
+    provider = CloudflareProvider({"verify": "api", "timeout": 2, "retries": 0})
+    env.misbehave = behaviour
+    start = time.monotonic()
+    try:
+        with pytest.raises(ProviderError, match="no complete answer within 2s"):
+            provider.read_txt("slow.spfguard.test")
+    finally:
+        env.misbehave = None
+    assert time.monotonic() - start < 4

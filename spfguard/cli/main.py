@@ -13,6 +13,7 @@ from spfguard.cli import check as check_cmd
 from spfguard.cli import connector as connector_cmd
 from spfguard.cli import evaluate as eval_cmd
 from spfguard.cli import fix as fix_cmd
+from spfguard.cli import help as _help  # noqa: F401 - plain metavars in help and usage
 from spfguard.cli import monitor as monitor_cmd
 from spfguard.cli import providers as providers_cmd
 from spfguard.cli import ranges as ranges_cmd
@@ -71,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Exit.OK
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        # a usage error from the command-line parser (typer vendors its own click: duck-typed)
-        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
-            err.show()
+        # a usage error from the command-line parser (typer vendors its own click: duck-typed): one line, and
+        # where to read more
+        if callable(getattr(err, "format_message", None)) and isinstance(getattr(err, "exit_code", None), int):
+            if type(err).__name__ == "NoArgsIsHelpError":
+                err.show()
+                return err.exit_code
+            ctx = getattr(err, "ctx", None)
+            see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            typer.echo(f"spfguard: error: {safe(err.format_message())}{see}", err=True)
             return err.exit_code
         if os.environ.get("SPFGUARD_DEBUG"):
             raise

@@ -151,6 +151,7 @@ def allowlist(
     instance: InstanceOption = "Worldwide",
 ) -> None:
     """Exchange Online's outbound ranges in the form the Mimecast or Google Workspace console takes."""
+    destination = Output(output) if output is not None else None  # a bad --output is an error before anything
     client = EndpointsClient()
     data = client.load(instance)
     _warn(client)
@@ -163,8 +164,8 @@ def allowlist(
     old = None
     if previous is not None:  # read before anything is written: --previous and --output may be the same file
         old = exports.read_export(read_text(previous, "--previous", encodings=("utf-8", "utf-16", "cp1252")))
-    if output is not None:
-        with Output(output) as out:
+    if destination is not None:
+        with destination as out:
             out.write(text)
     if old is not None:
         typer.echo(exports.diff(old, exports.for_target(target.value, networks)).render(), nl=False)

@@ -8,6 +8,7 @@ import http.server
 import itertools
 import json
 import threading
+import time
 import urllib.parse
 
 GOOD_TOKEN = "cf-test-token-0123456789abcdefABCDEF"
@@ -21,6 +22,7 @@ class CloudflareApi:
         self.records: dict[str, dict] = {}  # id -> record
         self.requests: list[tuple[str, str]] = []
         self.throttle = 0  # answer 429 to this many next requests
+        self.misbehave: str | None = None  # "trickle" (one byte every 0.5 s) or "hang" (never answer)
         self._ids = itertools.count(1)
         api = self
 
@@ -32,12 +34,24 @@ class CloudflareApi:
 
             def _send(self, status, body, headers=()):
                 data = json.dumps(body).encode()
+                if api.misbehave == "hang":
+                    time.sleep(30)
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers:
                     self.send_header(k, v)
                 self.end_headers()
+                if api.misbehave == "trickle":
+                    for i in range(len(data)):
+                        time.sleep(0.5)
+                        try:
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
                 self.wfile.write(data)
 
             def _handle(self, method):

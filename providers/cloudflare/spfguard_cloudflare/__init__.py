@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from typing import Any
 
 from spfguard.config import resolve_secret
@@ -67,18 +68,44 @@ class CloudflareProvider(Provider):
         if self._client is None:
             import cloudflare
 
+            timeout = float(self.settings.get("timeout", 60))
             self._client = cloudflare.Cloudflare(api_token=self._token, base_url=self.settings.get("base_url"),
-                                                 max_retries=int(self.settings.get("retries", 4)))
+                                                 max_retries=int(self.settings.get("retries", 4)),
+                                                 timeout=min(30.0, timeout))
         return self._client
 
     def describe(self) -> dict[str, Any]:
         return {"provider": self.name, "zone_id": self.settings.get("zone_id")}
 
     def _call(self, what: str, fn, *args, **kwargs):
+        """One API call with a total deadline (``timeout``, default 60 s, retries included): an API that trickles
+        or never answers fails in time. The call runs in a worker thread; past the deadline the client is closed,
+        which aborts the request."""
         import cloudflare
 
+        deadline = float(self.settings.get("timeout", 60))
+        outcome: dict = {}
+
+        def work() -> None:
+            try:
+                outcome["value"] = fn(*args, **kwargs)
+            except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
+                outcome["error"] = err
+
+        worker = threading.Thread(target=work, name="cloudflare-call", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if worker.is_alive():
+            client, self._client = self._client, None
+            if client is not None:
+                client.close()
+            changes = "; a write may or may not have been applied: check with `spfguard check`" \
+                if what.startswith(("creating", "updating", "deleting", "writing")) else ""
+            raise ProviderError(f"cloudflare: {what}: no complete answer within {deadline:g}s{changes}")
         try:
-            return fn(*args, **kwargs)
+            if "error" in outcome:
+                raise outcome["error"]
+            return outcome["value"]
         except cloudflare.APIStatusError as err:
             hint = HINTS.get(err.status_code, "")
             codes = ", ".join(f"{e.get('code')} {e.get('message')}" for e in _errors(err))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from spfguard.errors import IncompleteError
 from spfguard.fix.plan import Change
 from spfguard.provider.base import ConflictError, Provider, ProviderError, same_values
 
@@ -58,9 +59,18 @@ class Route53Provider(Provider):
     def client(self):
         if self._client is None:  # built on first use, never in __init__
             import boto3
+            import botocore.config
+            import botocore.exceptions as bex
 
-            session = boto3.Session(profile_name=self.settings.get("profile"))
-            self._client = session.client("route53")
+            try:
+                session = boto3.Session(profile_name=self.settings.get("profile"))
+            except bex.ProfileNotFound as err:
+                raise ProviderError(f"route53: {err}") from None
+            # Route 53 is a global service, signed for us-east-1 whatever the session's region
+            region = self.settings.get("region") or session.region_name or "us-east-1"
+            config = botocore.config.Config(connect_timeout=10, read_timeout=30,
+                                            retries={"max_attempts": 3, "mode": "standard"})
+            self._client = session.client("route53", region_name=region, config=config)
         return self._client
 
     def describe(self) -> dict[str, Any]:
@@ -70,14 +80,22 @@ class Route53Provider(Provider):
         import botocore.exceptions as bex
 
         try:
+            if method == "list_hosted_zones":  # every page
+                return [zone for page in self.client.get_paginator(method).paginate(**kwargs)
+                        for zone in page["HostedZones"]]
             return getattr(self.client, method)(**kwargs)
         except bex.NoCredentialsError:
             raise ProviderError("route53: no AWS credentials found (environment, shared profile or instance "
                                 "role)") from None
         except bex.ProfileNotFound as err:
             raise ProviderError(f"route53: {err}") from None
-        except (bex.EndpointConnectionError, bex.ConnectTimeoutError) as err:
+        except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
+                bex.ConnectionClosedError) as err:
             raise ProviderError(f"route53: cannot reach the Route 53 API: {err}") from None
+        except bex.NoRegionError:  # only when a profile names an invalid region setup
+            raise ProviderError("route53: no region: set region = \"us-east-1\" in [providers.route53]") from None
+        except bex.PartialCredentialsError as err:
+            raise ProviderError(f"route53: incomplete AWS credentials: {err}") from None
         except bex.ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             message = err.response.get("Error", {}).get("Message", "")
@@ -95,10 +113,9 @@ class Route53Provider(Provider):
         if self.settings.get("zone_id"):
             return self.settings["zone_id"]
         if not self._zones:
-            for page in self.client.get_paginator("list_hosted_zones").paginate():
-                for zone in page["HostedZones"]:
-                    if not zone.get("Config", {}).get("PrivateZone"):
-                        self._zones[zone["Name"].rstrip(".").lower()] = zone["Id"].split("/")[-1]
+            for zone in self._call("list_hosted_zones"):
+                if not zone.get("Config", {}).get("PrivateZone"):
+                    self._zones[zone["Name"].rstrip(".").lower()] = zone["Id"].split("/")[-1]
         labels = name.rstrip(".").lower().split(".")
         for i in range(len(labels)):
             zone_id = self._zones.get(".".join(labels[i:]))
@@ -148,11 +165,18 @@ class Route53Provider(Provider):
         self._change_ids.append(result["ChangeInfo"]["Id"])
 
     def wait(self, changes, timeout: float = 120.0) -> None:
+        import botocore.exceptions as bex
+
         delay = 2
         waiter = self.client.get_waiter("resource_record_sets_changed")
-        for change_id in self._change_ids:
-            waiter.wait(Id=change_id, WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout / delay))})
-        self._change_ids.clear()
+        try:
+            for change_id in self._change_ids:
+                waiter.wait(Id=change_id, WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout / delay))})
+        except bex.WaiterError as err:
+            raise IncompleteError(f"route53: written, but the change is not INSYNC after {timeout:g}s ({err}); "
+                                  "check again later with `spfguard check`") from None
+        finally:
+            self._change_ids.clear()
 
     def authoritative(self, domain: str) -> list[str]:
         if self.settings.get("verify", "nameservers") == "api":

@@ -1,0 +1,90 @@
+"""Issue #11: spfguard as users install it — wheels of the core and both provider plugins, installed
+**non-editable** into a fresh virtual environment, running the README's commands from another directory (so
+nothing can be read from this source tree)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import pytest
+
+from tests.conftest import DEMO_ZONES, ROOT
+
+PROVIDERS = [ROOT / "providers" / "cloudflare", ROOT / "providers" / "route53"]
+
+
+def _run(*args, cwd=None, env=None, timeout=600):
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    assert proc.returncode == 0, f"{args}: {proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheels")
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check", "-w", out,
+         ROOT, *PROVIDERS)
+    return sorted(out.glob("*.whl"))
+
+
+def test_the_core_wheel_holds_every_data_file(wheels):
+    core = next(w for w in wheels if w.name.startswith("spfguard-0"))
+    names = set(zipfile.ZipFile(core).namelist())
+    package = ROOT / "spfguard"
+    data = [p.relative_to(ROOT).as_posix() for p in package.rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    assert data, "the package has data files"
+    missing = [p for p in data if p not in names]
+    assert not missing, f"not in the wheel: {missing}"
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+
+
+@pytest.fixture(scope="module")
+def installed(wheels, tmp_path_factory):
+    """A fresh venv with the three wheels installed as users install them (dependencies from the index)."""
+    venv = tmp_path_factory.mktemp("venv")
+    _run(sys.executable, "-m", "venv", venv)
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wheels)
+    return venv / "bin" / "spfguard"
+
+
+def test_readme_commands_work_from_a_non_editable_install(installed, tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home), "XDG_STATE_HOME": str(home / "state"),
+           "XDG_CACHE_HOME": str(home / "cache"), "NO_COLOR": "1"}
+    env.pop("SPFGUARD_CACHE_DIR", None)
+    zones = tmp_path / "zones"
+    shutil.copytree(DEMO_ZONES, zones)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+
+    check = _run(installed, "check", "aacn.org", "--zone", zones, cwd=work, env=env)
+    assert "lookups 9/10" in check.stdout and "verdict: valid" in check.stdout
+    ranges = _run(installed, "ranges", "list", cwd=work, env=env)
+    assert "microsoft365" in ranges.stdout and "spf.protection.outlook.com" in ranges.stdout
+    providers = _run(installed, "providers", cwd=work, env=env)
+    assert all(name in providers.stdout for name in ("cloudflare", "route53", "rfc2136", "zonefile"))
+
+    fixed = _run(installed, "fix", "aacn.org", "--zone", zones, "--expect", "microsoft365,google-workspace,mimecast-us",
+                 "--provider", "zonefile", "--apply", "--wait", "5", cwd=work,
+                 env={**env, "SPFGUARD_ZONEFILE": str(zones / "aacn.org.zone")})
+    assert "backup:" in fixed.stdout and "verified" in fixed.stdout
+    assert "include:spf.protection.outlook.com" in (zones / "aacn.org.zone").read_text()
+
+    config = tmp_path / "spfguard.toml"
+    config.write_text(textwrap.dedent(f"""
+        [monitor]
+        state = "{tmp_path / 'monitor.sqlite'}"
+        [[monitor.domains]]
+        name = "aacn.org"
+        expect = ["microsoft365"]
+    """))
+    watched = subprocess.run([str(installed), "monitor", "--config", str(config), "--once", "--zone", str(zones)],
+                             capture_output=True, text=True, cwd=work, env=env, timeout=120)
+    assert watched.returncode in (0, 1), watched.stderr
+    assert "1 domain(s) checked" in watched.stdout and "internal error" not in watched.stderr
