@@ -134,3 +134,24 @@ def test_an_api_that_trickles_or_never_answers_fails_within_the_timeout(env, beh
     finally:
         env.misbehave = None
     assert time.monotonic() - start < 4
+
+
+def test_a_write_that_never_becomes_visible_is_exit_3(env, tmp_path, capsys, monkeypatch):
+    """The API accepts the write but goes on reading the old values: one line, exit 3 (written, not verified)."""
+    import copy
+
+    env.add("lag.spfguard.test", "v=spf1 ip4:192.0.2.1 ip4:192.0.2.1 -all")
+    zone = tmp_path / "spfguard.test.zone"
+    zone.write_text((TEST_ZONES / "spfguard.test.zone").read_text() +
+                    'lag IN TXT "v=spf1 ip4:192.0.2.1 ip4:192.0.2.1 -all"\n')
+    config = tmp_path / "spfguard.toml"
+    config.write_text('[providers.cloudflare]\nverify = "api"\n')
+    env.frozen = copy.deepcopy(env.records)
+    try:
+        code = main(["fix", "lag.spfguard.test", "--zone", str(zone), "--provider", "cloudflare", "--config",
+                     str(config), "--apply", "--wait", "1", "--backup-dir", str(tmp_path)])
+    finally:
+        env.frozen = None
+    err = capsys.readouterr().err
+    assert code == 3 and "written, but lag.spfguard.test not visible" in err and len(err.strip().splitlines()) == 1
+    assert env.txt("lag.spfguard.test") == ["v=spf1 ip4:192.0.2.1 -all"]

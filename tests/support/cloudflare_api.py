@@ -23,6 +23,7 @@ class CloudflareApi:
         self.requests: list[tuple[str, str]] = []
         self.throttle = 0  # answer 429 to this many next requests
         self.misbehave: str | None = None  # "trickle" (one byte every 0.5 s) or "hang" (never answer)
+        self.frozen: dict[str, dict] | None = None  # reads answer from this copy (a lagging API), writes go on
         self._ids = itertools.count(1)
         api = self
 
@@ -125,7 +126,8 @@ class CloudflareApi:
                 return 404, None, None
             if len(parts) == 3 and method == "GET":
                 name = query.get("name.exact") or query.get("name")
-                found = [r for r in self.records.values() if r["zone_id"] == zone_id
+                records = self.records if self.frozen is None else self.frozen
+                found = [r for r in records.values() if r["zone_id"] == zone_id
                          and (name is None or r["name"] == name) and query.get("type") in (None, r["type"])]
                 return 200, found, page(found)
             if len(parts) == 3 and method == "POST":
