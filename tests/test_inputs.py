@@ -326,3 +326,53 @@ def test_a_cname_chain_leaving_the_server_is_followed(knot):
     dns = LiveDns([knot.address], timeout=1, retries=0)
     answer = asyncio.run(dns.query("chained.spfguard.test", "TXT"))
     assert answer.status.value == "answer" and answer.records[0][0].startswith(b"v=spf1")
+
+
+def test_alert_text_escapes_control_characters_and_json_keeps_them():
+    from spfguard.monitor.alerts import summary
+    from spfguard.monitor.drift import Event
+
+    event = Event("evil.example", "record-changed", "evil.example", "evil.example: a → \x1b[2Jb\r\x07")
+    text = summary([event])
+    assert "\x1b" not in text and "\r" not in text and "\\e[2J" in text
+    assert event.to_json()["message"].endswith("\x1b[2Jb\r\x07")
+
+
+def test_a_provider_that_is_not_installed_names_its_package(capsys, monkeypatch):
+    from spfguard.provider import registry
+
+    monkeypatch.setitem(registry.DISTRIBUTIONS, "exampledns", "spfguard-exampledns")
+    code, _, err = run(capsys, "fix", "aacn.org", "--zone", DEMO_ZONES, "--provider", "exampledns")
+    assert code == 2 and "pipx inject spfguard spfguard-exampledns" in one_line(err)
+
+
+def test_unwritable_backup_and_state_folders(capsys, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    zones = tmp_path / "zones"
+    import shutil
+    shutil.copytree(DEMO_ZONES, zones)
+    monkeypatch.setenv("SPFGUARD_ZONEFILE", str(zones / "aacn.org.zone"))
+    before = (zones / "aacn.org.zone").read_text()
+    code, _, err = run(capsys, "fix", "aacn.org", "--zone", zones, "--expect", "microsoft365", "--provider", "zonefile",
+                       "--apply", "--backup-dir", blocker / "backups")
+    assert code == 2 and "cannot create the backup folder" in err.strip().splitlines()[-1]
+    assert (zones / "aacn.org.zone").read_text() == before  # nothing written without a backup
+    config = tmp_path / "spfguard.toml"
+    state = blocker / "state" / "m.sqlite"
+    config.write_text(f'[monitor]\nstate = "{state}"\n[[monitor.domains]]\nname = "aacn.org"\n')
+    code, _, err = run(capsys, "monitor", "--config", config, "--once", "--zone", zones)
+    assert code == 2 and "cannot create the state folder" in one_line(err)
+
+
+def test_a_connector_file_reports_every_problem_at_once(capsys, tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text('[connector]\nname = "x"\nsmart_hosts = ["ok.example.com", "bad host"]\ntls = "strict"\n'
+                   'validation_recipients = ["nobody"]\n[rule]\nname = "r"\nrecipient_domains = ["a.org"]\n'
+                   'severity = "Critical"\nprioriti = 1\n')
+    code, _, err = run(capsys, "connector", "plan", "--config", bad)
+    line = one_line(err)
+    assert code == 2 and "5 problems" in line
+    for words in ("'bad host'", "connector.tls: 'strict'", "'nobody' is not an email address",
+                  "rule.severity: 'Critical'", "unknown key prioriti: did you mean priority?"):
+        assert words in line, words

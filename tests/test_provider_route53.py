@@ -147,3 +147,25 @@ def test_concurrent_edit_aborts(moto_env, tmp_path, capsys):
     with pytest.raises(ProviderError, match="changed since the plan was made"):
         Route53Provider().apply(changes)
     assert Route53Provider().read_txt("bigco.spfguard.test") == ["v=spf1 -all"]
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, "no AWS credentials found"),
+    ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot reach the Route 53 API"),
+    ({"AWS_DEFAULT_REGION": "", "AWS_REGION": ""}, None),  # no region: Route 53 is global, signed for us-east-1
+])
+def test_credentials_region_and_endpoint_problems_are_one_line(moto_env, monkeypatch, tmp_path, capsys, env, words):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no shared config or credentials files
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for key, value in env.items():
+        if value:
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
+    code = main(["fix", "r53creds.spfguard.test", "--zone", str(TEST_ZONES), "--provider", "route53"])
+    err = capsys.readouterr().err
+    if words is None:
+        assert "region" not in err and "internal error" not in err
+        return
+    assert code == 1 and words in err and len(err.strip().splitlines()) == 1 and SECRET not in err

@@ -33,7 +33,11 @@ def default_backup_dir() -> Path:
 
 def write_backup(plan: Plan, provider: Provider, directory: Path) -> Path:
     """Every TXT value at every name touched, before and after, with the provider and zone (no secrets)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the backup folder {directory}: {err.strerror} (nothing was written; "
+                        "give --backup-dir DIR)") from None
     stamp = datetime.datetime.now(datetime.UTC)
     path = directory / f"{plan.domain}-{stamp:%Y%m%dT%H%M%S%fZ}.json"
     data = {
@@ -46,10 +50,13 @@ def write_backup(plan: Plan, provider: Provider, directory: Path) -> Path:
         "records": [{"name": c.name, "before": list(c.before), "after": list(c.after),
                      "strings": [list(s) for s in provider.read_txt_strings(c.name)]} for c in plan.changes],
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+    except OSError as err:
+        raise UserError(f"cannot write the backup {path}: {err.strerror} (nothing was written to DNS)") from None
     return path
 
 

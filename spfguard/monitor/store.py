@@ -30,9 +30,17 @@ class Busy(UserError):
     """Another run holds the lock: not starting a second one."""
 
 
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the state folder {path.parent}: {err.strerror} (set [monitor] state or "
+                        "--state to a writable place)") from None
+
+
 @contextmanager
 def locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path)
     with open(f"{path}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -46,7 +54,7 @@ def locked(path: Path):
 class Store:
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path)
         try:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.executescript(SCHEMA)
