@@ -57,11 +57,12 @@ def http_request(url: str, *, data: bytes | None = None, headers: dict[str, str]
                  max_body: int = 64 * 1024 * 1024) -> tuple[int, bytes]:
     """GET (or POST with ``data``) ``url``; returns (status, body). Raises OSError (DeadlineExceeded included)."""
     parts = urllib.parse.urlsplit(url)
+    per_read = timeout + 1  # the total deadline below decides; a single read never outlasts it
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=per_read,
                                            context=context or ssl.create_default_context())
     else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=per_read)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

@@ -13,9 +13,9 @@ import sys
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from spfguard.fix.plan import Change
 from spfguard.monitor.settings import parse_monitor
 from spfguard.monitor.store import Store, locked
+from spfguard.provider.base import Change
 from spfguard.provider.rfc2136 import Rfc2136Provider
 from tests.support.knot import TSIG_ALGORITHM, TSIG_NAME
 from tests.support.smtp import Accept, SmtpServer, make_certificates

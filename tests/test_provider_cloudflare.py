@@ -10,11 +10,10 @@ import pytest
 from spfguard_cloudflare import CloudflareProvider, content_strings
 
 from spfguard.cli.main import main
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ProviderError
+from spfguard.provider.base import Change, ProviderError
+from spfguard.provider.testing import ProviderContract
 from spfguard.provider.zonefile import ZoneFileProvider
 from tests.conftest import DEMO_ZONES, TEST_ZONES
-from tests.provider_contract import ProviderContract
 from tests.support.cloudflare_api import GOOD_TOKEN, READ_ONLY_TOKEN, CloudflareApi
 
 _counter = itertools.count()
@@ -153,5 +152,40 @@ def test_a_write_that_never_becomes_visible_is_exit_3(env, tmp_path, capsys, mon
     finally:
         env.frozen = None
     err = capsys.readouterr().err
-    assert code == 3 and "written, but lag.spfguard.test not visible" in err and len(err.strip().splitlines()) == 1
+    assert code == 3 and "written, but lag.spfguard.test reads back" in err and len(err.strip().splitlines()) == 1
     assert env.txt("lag.spfguard.test") == ["v=spf1 ip4:192.0.2.1 -all"]
+
+
+def test_the_changes_of_a_zone_are_one_batch_and_a_failed_batch_changes_nothing(env, tmp_path, capsys):
+    name, child = "batch.spfguard.test", "_spf1.batch.spfguard.test"
+    env.add(name, "v=spf1 -all")
+    env.add(name, "keep=me")
+    provider = CloudflareProvider({"verify": "api"})
+    before = __import__("copy").deepcopy(env.records)
+    plan = [Change(child, (), ("v=spf1 ip4:192.0.2.0/24 -all",)),
+            Change(name, ("v=spf1 -all", "keep=me"), ("keep=me", f"v=spf1 include:{child} -all"))]
+    env.fail_batch_after = 1  # the second operation of the batch fails on the server
+    batches = len(env.batches)
+    try:
+        with pytest.raises(ProviderError, match="HTTP 400"):
+            provider.apply(plan)
+    finally:
+        env.fail_batch_after = None
+    assert env.records == before and env.txt(child) == []  # rolled back whole: nothing changed
+    provider.apply(plan)
+    (batch,) = env.batches[batches + 1:]  # the whole change of the zone in one request
+    assert len(batch["patches"]) == 1 and len(batch["posts"]) == 1 and not batch["deletes"]
+    assert env.txt(name) == sorted(["keep=me", f"v=spf1 include:{child} -all"])
+    assert env.txt(child) == ["v=spf1 ip4:192.0.2.0/24 -all"]
+
+
+def test_the_13_lookup_record_without_aaaa_is_fixed_through_cloudflare(env, tmp_path, capsys):
+    env.add("v6over.spfguard.test", (TEST_ZONES / "spfguard.test.zone").read_text().split('v6over      IN TXT "')[1]
+            .split('"')[0])
+    config = tmp_path / "spfguard.toml"
+    config.write_text('[providers.cloudflare]\nverify = "api"\n')
+    code = main(["fix", "v6over.spfguard.test", "--zone", str(TEST_ZONES), "--provider", "cloudflare", "--config",
+                 str(config), "--apply", "--backup-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "lookups 13 → 9" in out and "IPv6 senders: 4 void lookups" in out and "permerror for IPv6 senders" in out

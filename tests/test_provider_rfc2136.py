@@ -19,8 +19,8 @@ import pytest
 
 from spfguard.provider.base import ProviderError
 from spfguard.provider.rfc2136 import Rfc2136Provider
+from spfguard.provider.testing import ProviderContract
 from tests.conftest import DEMO_ZONES
-from tests.provider_contract import ProviderContract
 from tests.support.knot import TSIG_ALGORITHM, TSIG_NAME
 
 _counter = itertools.count()
@@ -64,7 +64,7 @@ class TestRfc2136Contract(ProviderContract):
 def test_wrong_tsig_secret_is_a_clear_error_without_the_secret(knot):
     bad = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
     provider = Rfc2136Provider({"server": knot.address, "tsig": f"{TSIG_NAME}:{TSIG_ALGORITHM}:{bad}"})
-    from spfguard.fix.plan import Change
+    from spfguard.provider.base import Change
 
     with pytest.raises(ProviderError) as info:
         provider.apply([Change("badkey.spfguard.test", (), ("v=spf1 -all",))])
@@ -142,7 +142,7 @@ def test_fix_with_an_old_plan_aborts_on_conflict(knot, tmp_path):
     provider = Rfc2136Provider({"server": knot.address, "tsig": tsig(knot)})
     assert "DEMO" not in str(DEMO_ZONES)  # keep the import used
     name = "racy.spfguard.test"
-    from spfguard.fix.plan import Change
+    from spfguard.provider.base import Change
 
     provider.apply([Change(name, (), ("v=spf1 include:o1.spfguard.test -all",))])
     result = spfguard("fix", name, "--nameserver", knot.address, "--provider", "rfc2136", "--flatten", "always",

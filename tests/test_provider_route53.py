@@ -12,10 +12,9 @@ import pytest
 from spfguard_route53 import Route53Provider, format_value, parse_value
 
 from spfguard.cli.main import main
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ProviderError
+from spfguard.provider.base import Change, ProviderError
+from spfguard.provider.testing import ProviderContract
 from tests.conftest import DEMO_ZONES, TEST_ZONES
-from tests.provider_contract import ProviderContract
 from tests.support.moto import MotoServer
 
 SECRET = "moto-secret-key-0123456789abcdef"
@@ -169,3 +168,53 @@ def test_credentials_region_and_endpoint_problems_are_one_line(moto_env, monkeyp
         assert "region" not in err and "internal error" not in err
         return
     assert code == 1 and words in err and len(err.strip().splitlines()) == 1 and SECRET not in err
+
+
+def seed(client, zone_id, name):
+    from spfguard.provider.zonefile import ZoneFileProvider
+
+    source = ZoneFileProvider({"path": str(TEST_ZONES / "spfguard.test.zone")})
+    set_txt(client, zone_id, name, [format_value(list(s)) for s in source.read_txt_strings(name)])
+
+
+def test_an_edit_between_the_read_and_the_batch_is_refused_by_route53(moto_env, monkeypatch, tmp_path, capsys):
+    """One change batch: DELETE of the exact set read + CREATE. Another admin's edit that lands after the provider
+    read the set and before the batch: Route 53 refuses the whole batch — the chained child is not created, the
+    admin's value survives."""
+    client, zone_id = moto_env
+    seed_bigco(client, zone_id)
+    name = "bigco.spfguard.test"
+    original = Route53Provider._rrset
+    raced = []
+
+    def read_then_someone_edits(self, n):
+        rrset = original(self, n)
+        if n == name and raced == ["planned"]:  # the read inside the write, after planning
+            raced.append("edited")
+            set_txt(client, zone_id, name, ["v=spf1 -all", "another-admin=was-here"])
+        return rrset
+
+    monkeypatch.setattr(Route53Provider, "_rrset", read_then_someone_edits)
+    monkeypatch.setattr(Route53Provider, "check", lambda self, changes: raced.append("planned"))
+    code = main(["fix", name, "--zone", str(DEMO_ZONES), "--zone", str(TEST_ZONES), "--provider", "route53",
+                 "--flatten", "always", "--apply", "--backup-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert raced == ["planned", "edited"]
+    assert code == 1 and "bigco.spfguard.test changed since the plan was made" in err
+    monkeypatch.undo()
+    provider = Route53Provider()
+    assert sorted(provider.read_txt(name)) == ["another-admin=was-here", "v=spf1 -all"]
+    assert provider.read_txt("_spf1.bigco.spfguard.test") == []  # nothing else was written
+
+
+def test_the_13_lookup_record_without_aaaa_is_fixed_through_route53(moto_env, tmp_path, capsys):
+    client, zone_id = moto_env
+    seed(client, zone_id, "v6over.spfguard.test")
+    config = tmp_path / "spfguard.toml"
+    config.write_text('[providers.route53]\nverify = "api"\n')
+    code = main(["fix", "v6over.spfguard.test", "--zone", str(TEST_ZONES), "--provider", "route53", "--config",
+                 str(config), "--apply", "--backup-dir", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "lookups 13 → 9" in out and "IPv6 senders: 4 void lookups" in out and "permerror for IPv6 senders" in out
+    assert "include:o1.spfguard.test" not in Route53Provider().read_txt("v6over.spfguard.test")[0]

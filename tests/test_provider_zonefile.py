@@ -13,11 +13,10 @@ import dns.zone
 import pytest
 
 from spfguard.cli.main import main
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ProviderError
+from spfguard.provider.base import Change, ProviderError
+from spfguard.provider.testing import ProviderContract
 from spfguard.provider.zonefile import ZoneFileProvider
 from tests.conftest import DEMO_ZONES, TEST_ZONES
-from tests.provider_contract import ProviderContract
 
 _counter = itertools.count()
 ZONE = """; a hand-written zone with comments that must survive

@@ -55,15 +55,33 @@ def load_provider_from(name: str, config: dict) -> Provider:
     return load_provider(name, section(section(config, "providers"), name, f"[providers.{name}]"))
 
 
+class AllQualifier(StrEnum):
+    softfail = "softfail"
+    fail = "fail"
+
+
 def fix(
-    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain whose SPF record set is planned.")],
+    domain: Annotated[str | None, typer.Argument(metavar="DOMAIN", help="The domain whose SPF record set is planned "
+                                                 "(not with --from-plan).")] = None,
     expect: ExpectOption = None,
     flatten: Annotated[Flatten, typer.Option("--flatten", metavar="WHEN",
                                              help="auto (only when over 10 lookups), never or always.")]
     = Flatten.auto,
     keep: Annotated[list[str] | None, typer.Option("--keep", metavar="INCLUDE", help="An include (or platform) never "
                                                    "to flatten (repeatable or comma-separated).")] = None,
+    pin: Annotated[list[str] | None, typer.Option("--pin", metavar="TERM", help="Replace this a: or mx: term of the "
+                                                  "record by its current addresses (removes its void lookups; it "
+                                                  "then stops following the host). Repeatable.")] = None,
+    all_: Annotated[AllQualifier | None, typer.Option("--all", metavar="RESULT", help="What unlisted senders get: "
+                                                      "softfail or fail (replaces +all, ?all, or adds one).")]
+    = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="text or json.")] = Format.text,
+    plan_out: Annotated[Path | None, typer.Option("--plan-out", metavar="FILE", help="Write the plan (JSON, with "
+                                                  "its checksum) for review; apply it later with --from-plan.")]
+    = None,
+    from_plan: Annotated[Path | None, typer.Option("--from-plan", metavar="FILE", help="Apply exactly this reviewed "
+                                                   "plan (its checksum, and the published values must still be its "
+                                                   "'before').")] = None,
     provider: ProviderOption = None,
     apply: ApplyOption = False,
     backup_dir: Annotated[Path | None, typer.Option("--backup-dir", metavar="DIR", help="Where backups go (default: "
@@ -81,17 +99,29 @@ def fix(
     from spfguard.report.plan import plan_text
     from spfguard.vendors.catalogue import load_catalogue
 
-    domain = parse_domain(domain)
     settings = load_config(config)
     check = parse_check(settings)
-    platforms = load_catalogue().platforms
-    expected = get_list({"expect": split_values(expect)}, "expect", "--expect", platforms) if expect \
-        else check.expect
     if apply and provider is None:
         raise UserError("--apply needs --provider NAME: the provider that hosts the zone")
     prov = load_provider_from(provider, settings) if provider is not None else None
     dns = make_dns(zone, nameserver or check.nameservers, timeout, retries)
-    options = FixOptions(expected, flatten.value, split_values(keep))
+    if from_plan is not None:
+        if domain is not None:
+            raise UserError("--from-plan takes its domain from the plan: give no DOMAIN")
+        plan = _read_plan(from_plan)
+        typer.echo(plan_text(plan, dry_run=not apply))
+        if apply:
+            raise typer.Exit(asyncio.run(_apply(plan, prov, dns, backup_dir or default_backup_dir(), wait,
+                                                plan.expect, settings)))
+        raise typer.Exit(Exit.OK)
+    if domain is None:
+        raise UserError("give DOMAIN (or --from-plan FILE)")
+    domain = parse_domain(domain)
+    platforms = load_catalogue().platforms
+    expected = get_list({"expect": split_values(expect)}, "expect", "--expect", platforms) if expect \
+        else check.expect
+    options = FixOptions(expected, flatten.value, split_values(keep), pin=split_values(pin),
+                         all=all_.value if all_ else None)
     read_values = (lambda name: asyncio.to_thread(prov.read_txt, name)) if prov else None
 
     async def run():
@@ -100,25 +130,56 @@ def fix(
         except PlanError as err:
             raise PlanError(f"cannot fix {domain}: {err}") from None
         typer.echo(json.dumps(plan.to_json(), indent=2) if fmt is Format.json else plan_text(plan, dry_run=not apply))
-        if plan.empty:
-            return Exit.OK
+        if plan_out is not None:
+            _write_plan(plan, plan_out)
+        if plan.empty:  # nothing proposed; errors spfguard does not fix on its own still fail the command
+            return Exit.FINDINGS if any(p.startswith("error") for p in plan.problems) else Exit.OK
         if not plan.proven:
             raise PlanError("the proposal is NOT equivalent to the current record set: refusing it")
         if not apply:
             return Exit.OK
-        return await _apply(plan, prov, dns, backup_dir or default_backup_dir(), wait, expected)
+        return await _apply(plan, prov, dns, backup_dir or default_backup_dir(), wait, expected, settings)
 
     raise typer.Exit(asyncio.run(run()))  # one event loop for planning, writing and verifying
 
 
-async def _apply(plan: Plan, provider: Provider, dns, backup_dir: Path, wait: float, expected) -> int:
-    from spfguard.fix.apply import verify, write_backup
+def _write_plan(plan: Plan, path: Path) -> None:
+    from spfguard.cli.output import Output
 
+    with Output(path) as out:
+        out.write(json.dumps(plan.to_json(), indent=2) + "\n")
+    typer.echo(f"plan written to {path} (checksum {plan.checksum})", err=True)
+
+
+def _read_plan(path: Path) -> Plan:
+    from spfguard.fix.plan import Plan
+    from spfguard.textfile import read_text
+
+    try:
+        data = json.loads(read_text(path, "plan"))
+    except ValueError as err:
+        raise UserError(f"{path} is not an spfguard plan: not JSON ({err})") from None
+    plan = Plan.from_json(data, str(path))
+    if not plan.proven:
+        raise PlanError(f"{path}: the plan is not proven ({plan.verdict}): refusing it")
+    return plan
+
+
+async def _apply(plan: Plan, provider: Provider | None, dns, backup_dir: Path, wait: float, expected,
+                 settings: dict) -> int:
+    from spfguard.fix.apply import record_provenance, verify, write_backup
+
+    if provider is None:
+        raise UserError("--apply needs --provider NAME: the provider that hosts the zone")
     await asyncio.to_thread(provider.check, plan.changes)  # before the backup: nothing is written if anything moved
     path = write_backup(plan, provider, backup_dir)
     typer.echo(f"backup: {path}")
     await asyncio.to_thread(provider.apply, plan.changes)
     typer.echo(f"written: {len(plan.changes)} name(s) through {provider.name}")
+    if plan.flattened:
+        where = record_provenance(plan, settings)
+        if where:
+            typer.echo(f"flattened includes recorded for the monitor in {where}")
     await asyncio.to_thread(provider.wait, plan.changes, wait)
     result = await verify(plan.domain, plan.changes, provider, dns, wait, expected)
     report = result.report
@@ -149,9 +210,11 @@ def rollback(
     if provider != saved.provider:
         raise UserError(f"the backup was made with provider {saved.provider!r}, not {provider!r}")
     prov = load_provider_from(provider, load_config(config))
-    changes = saved.rollback_changes()
-    published = {c.name: prov.read_txt(c.name) for c in changes}
-    if all(same_values(published[c.name], c.after) for c in changes):
+    published = {c.name: prov.read_txt(c.name) for c in saved.rollback_changes()}
+    # names already as the backup holds them are left alone: after an apply that was killed part-way, only the
+    # names it reached are restored
+    changes = [c for c in saved.rollback_changes() if not same_values(published[c.name], c.after)]
+    if not changes:
         typer.echo(f"{saved.domain}: already restored — the published values are the backup's")
         raise typer.Exit(Exit.OK)
     moved = [c.name for c in changes if not same_values(published[c.name], c.before)]

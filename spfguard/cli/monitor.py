@@ -72,10 +72,14 @@ def _auto_fixer(settings: MonitorSettings, dns):
     from spfguard.fix.planner import FixOptions, plan_fix
     from spfguard.provider.registry import load_provider
 
-    def fix(domain) -> str | None:
+    def fix(domain, moved: dict[str, list[str]]) -> str | None:
+        """``moved``: flattened includes whose ranges changed (include -> the ranges flattened earlier): those are
+        re-flattened; else (an expected platform under a flattened record) everything is."""
         try:
             provider = load_provider(domain.provider, settings.providers.get(domain.provider, {}))
-            plan = asyncio.run(plan_fix(domain.name, dns, FixOptions(domain.expect, "always"),
+            options = FixOptions(domain.expect, "auto", reflatten=moved) if moved else \
+                FixOptions(domain.expect, "always")
+            plan = asyncio.run(plan_fix(domain.name, dns, options,
                                         lambda name: asyncio.to_thread(provider.read_txt, name)))
             if plan.empty or not plan.proven:
                 return None
@@ -83,6 +87,12 @@ def _auto_fixer(settings: MonitorSettings, dns):
             backup = write_backup(plan, provider, default_backup_dir())
             provider.apply(plan.changes)
             provider.wait(plan.changes)
+            if plan.flattened:
+                store = Store(settings.state)
+                try:
+                    store.record_flattened(domain.name, {f.include: f.ranges for f in plan.flattened})
+                finally:
+                    store.close()
         except SpfguardError as err:
             typer.echo(f"spfguard: auto-fix of {domain.name} not done: {safe(err)}", err=True)
             return None

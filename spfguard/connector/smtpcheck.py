@@ -114,7 +114,7 @@ class _Session:
         return _StepDeadline(self.options.timeout, what, self)
 
     def connect(self) -> None:
-        self.smtp = smtplib.SMTP(timeout=self.options.timeout)
+        self.smtp = smtplib.SMTP(timeout=self.options.timeout + 1)  # per read; each step's deadline decides
         self.smtp._host = self.name  # the name the TLS handshake presents (SNI), as Exchange does
         start = time.monotonic()
         try:

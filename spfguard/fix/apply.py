@@ -47,6 +47,7 @@ def write_backup(plan: Plan, provider: Provider, directory: Path) -> Path:
         "provider": provider.describe(),
         "zone": provider.zone_of(plan.domain),
         "plan_checksum": plan.checksum,
+        "flattened": [f.to_json() for f in plan.flattened],  # provenance: which include gave which ranges
         "records": [{"name": c.name, "before": list(c.before), "after": list(c.after),
                      "strings": [list(s) for s in provider.read_txt_strings(c.name)]} for c in plan.changes],
     }
@@ -131,6 +132,25 @@ def _strings(value, where: str, field_name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def record_provenance(plan: Plan, settings: dict) -> Path | None:
+    """Tell the monitor which includes this plan flattened, so that it keeps watching their sources: in the
+    monitor's store (the config's [monitor] state, else the default one when it exists)."""
+    from spfguard.monitor.settings import default_state
+    from spfguard.monitor.store import Store
+
+    monitor = settings.get("monitor") if isinstance(settings.get("monitor"), dict) else None
+    state = monitor.get("state") if monitor else None
+    path = Path(os.path.expanduser(state)) if isinstance(state, str) else default_state()
+    if monitor is None and not path.exists():
+        return None
+    store = Store(path)
+    try:
+        store.record_flattened(plan.domain, {f.include: f.ranges for f in plan.flattened})
+    finally:
+        store.close()
+    return path
+
+
 @dataclass
 class Verification:
     where: str
@@ -162,7 +182,7 @@ async def nameserver_addresses(servers: list[str]) -> list[str]:
 async def wait_visible(changes: list[Change], provider: Provider, domain: str, timeout: float) -> tuple[
         str, dict[str, list[str]]]:
     """Poll the authoritative servers (or the provider API) until every changed name shows its new values."""
-    from spfguard.fix.planner import read_txt_values
+    from spfguard.fix.snapshot import read_txt_values
 
     servers = await nameserver_addresses(provider.authoritative(domain))
     where = ", ".join(servers) if servers else f"the {provider.name} provider (read back)"

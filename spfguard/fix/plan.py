@@ -2,7 +2,7 @@
 
 Children come before the apex (a chained record must exist before anything includes it); deletions of
 chained records no longer needed come last. The checksum covers the changes, so a plan shown in a review
-is the plan applied.
+is the plan applied: ``fix --plan-out`` writes it, ``fix --from-plan`` applies exactly it.
 """
 
 from __future__ import annotations
@@ -12,31 +12,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from spfguard.spf.txt import split_strings
+from spfguard.errors import UserError
+from spfguard.provider.base import Change
+
+__all__ = ["Change", "Difference", "Flattening", "Plan"]
 
 PLAN_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Change:
-    name: str
-    before: tuple[str, ...]  # every TXT value at the name when the plan was made (joined strings)
-    after: tuple[str, ...]  # every TXT value wanted there (other values kept as they were)
-    # how a value is to be split into character-strings, when it must be exactly as it was (rollback)
-    layout: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
-
-    def strings_for(self, value: str) -> list[str]:
-        for known, strings in self.layout:
-            if known == value:
-                return list(strings)
-        return split_strings(value)  # RFC 1035 §3.3: at most 255 octets per character-string
-
-    @property
-    def kind(self) -> str:
-        return "create" if not self.before else "delete" if not self.after else "update"
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "before": list(self.before), "after": list(self.after)}
 
 
 @dataclass
@@ -47,6 +28,20 @@ class Difference:
     before: str
     after: str
     why: str
+
+
+@dataclass
+class Flattening:
+    """Provenance: an include replaced by the ranges it authorised — so that its source can still be watched."""
+
+    include: str
+    ranges: list[str]
+    action: int = 0  # index of its action in the plan
+    lookups_saved: int = 0
+    published: int = 0
+
+    def to_json(self) -> dict:
+        return {"include": self.include, "ranges": self.ranges}
 
 
 @dataclass
@@ -62,6 +57,9 @@ class Plan:
     proof: dict = field(default_factory=dict)
     records_after: dict[str, str] = field(default_factory=dict)  # name -> SPF record, for display
     remaining: list[str] = field(default_factory=list)  # problems the plan leaves exactly as they are today
+    problems: list[str] = field(default_factory=list)  # errors spfguard does not fix on its own, with the way out
+    flattened: list[Flattening] = field(default_factory=list)
+    expect: list[str] = field(default_factory=list)  # the platforms the plan was checked against (for verifying)
 
     @property
     def empty(self) -> bool:
@@ -71,25 +69,64 @@ class Plan:
     def proven(self) -> bool:
         return self.verdict.startswith("equivalent")
 
+    def _changes_json(self) -> list[dict]:
+        return [{**c.to_json(), "strings": [list(c.strings_for(v)) for v in c.after]} for c in self.changes]
+
     @property
     def checksum(self) -> str:
-        canonical = json.dumps([c.to_json() for c in self.changes], sort_keys=True, separators=(",", ":"))
+        """Over the changes, character-strings included: what is written is what was reviewed."""
+        canonical = json.dumps(self._changes_json(), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> dict:
         return {
             "version": PLAN_VERSION,
             "domain": self.domain,
-            "changes": [c.to_json() for c in self.changes],
+            "changes": self._changes_json(),
             "lookups": {"before": self.lookups_before, "after": self.lookups_after},
             "void_lookups_after": {"ipv4": self.voids_after[0], "ipv6": self.voids_after[1]},
             "actions": self.actions,
             "remaining_problems": self.remaining,
+            "unfixed_errors": self.problems,
+            "flattened": [f.to_json() for f in self.flattened],
+            "expect": self.expect,
             "intended_differences": [asdict(d) for d in self.intended],
             "verdict": self.verdict,
             "proof": self.proof,
+            "records_after": self.records_after,
             "checksum": self.checksum,
         }
+
+    @classmethod
+    def from_json(cls, data, where: str) -> Plan:
+        """A plan written by ``fix --plan-out``; its checksum must match its changes (a plan edited after the
+        review is refused)."""
+        def need(condition: bool, what: str) -> None:
+            if not condition:
+                raise UserError(f"{where} is not an spfguard plan: {what}")
+
+        need(isinstance(data, dict) and data.get("version") == PLAN_VERSION, f"expected version {PLAN_VERSION}")
+        need(isinstance(data.get("domain"), str) and isinstance(data.get("changes"), list), "no domain or changes")
+        changes = []
+        for i, raw in enumerate(data["changes"]):
+            need(isinstance(raw, dict) and isinstance(raw.get("name"), str), f"changes[{i}] has no name")
+            before, after = raw.get("before"), raw.get("after")
+            need(all(isinstance(x, list) and all(isinstance(v, str) for v in x) for x in (before, after)),
+                 f"changes[{i}]: before and after must be lists of strings")
+            strings = raw.get("strings") or []
+            layout = tuple(("".join(s), tuple(s)) for s in strings if isinstance(s, list))
+            changes.append(Change(raw["name"], tuple(before), tuple(after), layout))
+        lookups = data.get("lookups") or {}
+        voids = data.get("void_lookups_after") or {}
+        plan = cls(data["domain"], changes, lookups.get("before", 0), lookups.get("after", 0),
+                   (voids.get("ipv4", 0), voids.get("ipv6", 0)), list(data.get("actions") or []),
+                   [Difference(**d) for d in data.get("intended_differences") or []], str(data.get("verdict")),
+                   dict(data.get("proof") or {}), dict(data.get("records_after") or {}),
+                   list(data.get("remaining_problems") or []), list(data.get("unfixed_errors") or []),
+                   [Flattening(f["include"], list(f["ranges"])) for f in data.get("flattened") or []],
+                   list(data.get("expect") or []))
+        need(plan.checksum == data.get("checksum"), "its checksum does not match its changes (edited after review?)")
+        return plan
 
     def diff(self) -> str:
         before = [f'{c.name} TXT "{v}"' for c in self.changes for v in c.before]

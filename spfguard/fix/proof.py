@@ -68,7 +68,9 @@ def sample_addresses(sets: list[IPSet]) -> list[ipaddress.IPv4Address | ipaddres
 
 
 async def prove(domain: str, old_dns: DnsClient, new_dns: DnsClient, old: Policy, new: Policy,
-                intended: dict[int, IPSet], extra: list[IPSet]) -> Proof:
+                intended: dict[int, IPSet], extra: list[IPSet], limits: dict[int, Limits] | None = None) -> Proof:
+    """``limits``: per family, the limits the proposal is evaluated with — RFC 7208's, except where the current
+    record already exceeds one (a proposal may keep such a problem exactly as bad, never worse)."""
     proof = Proof()
     for version in (4, 6):
         proof.changed[version] = changed_addresses(old, new, version)
@@ -78,10 +80,12 @@ async def prove(domain: str, old_dns: DnsClient, new_dns: DnsClient, old: Policy
     addresses = sample_addresses(sets)
     sender = f"postmaster@{domain}"
 
+    limits = limits or {4: Limits(), 6: Limits()}
+
     async def both(ip):
         before, after = await asyncio.gather(
             check_host_async(ip, domain, sender, helo=domain, dns=old_dns, limits=UNLIMITED, timestamp=0),
-            check_host_async(ip, domain, sender, helo=domain, dns=new_dns, limits=Limits(), timestamp=0))
+            check_host_async(ip, domain, sender, helo=domain, dns=new_dns, limits=limits[ip.version], timestamp=0))
         return ip, before.result, after.result
 
     results = []

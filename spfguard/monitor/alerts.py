@@ -46,7 +46,7 @@ def send_email(settings: EmailSettings, events: list[Event], timeout: float = 20
     message["To"] = ", ".join(settings.to)
     message["Subject"] = text.splitlines()[0]
     message.set_content(text + "\n")
-    smtp = smtplib.SMTP(timeout=timeout)
+    smtp = smtplib.SMTP(timeout=timeout + 1)  # per read; the total deadline below decides
     smtp._host = settings.host  # the name STARTTLS checks the certificate against (set by __init__ only)
     try:
         with Deadline(timeout, f"mail server {settings.host}:{settings.port}", lambda: smtp.sock):

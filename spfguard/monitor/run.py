@@ -15,6 +15,8 @@ from spfguard.monitor.drift import Event
 from spfguard.monitor.settings import MonitorSettings
 from spfguard.monitor.snapshot import take
 from spfguard.monitor.store import Store
+from spfguard.policy import decide
+from spfguard.tree import walk
 from spfguard.vendors.coverage import sender_sets
 
 WINDOW = 256  # domains in flight at once: memory stays bounded however long the list
@@ -31,7 +33,16 @@ class RunResult:
     checked: int = 0
 
 
-async def _snapshots(settings: MonitorSettings, domains, dns: DnsClient, ms_version):
+async def source_ranges(include: str, dns: DnsClient) -> list[str] | None:
+    """The ranges an include authorises now (None when its tree cannot be read completely)."""
+    tree = await walk(include, dns)
+    if any(n.status != "ok" for n in tree.walk()) or any(t.error for n in tree.walk() for t in n.terms):
+        return None
+    policy = decide(tree)
+    return [str(n) for v in (4, 6) for n in policy.passes(v).cidrs()]
+
+
+async def _snapshots(settings: MonitorSettings, domains, dns: DnsClient, ms_version, flattened: dict):
     window = asyncio.Semaphore(WINDOW)
     expected = sorted({p for d in domains for p in d.expect})
     senders = {s.platform.name: s for s in await sender_sets(expected, dns)}
@@ -40,7 +51,12 @@ async def _snapshots(settings: MonitorSettings, domains, dns: DnsClient, ms_vers
         async with window:
             mine = [senders[p] for p in domain.expect]
             report = await audit(domain.name, dns, warn_lookups=settings.warn_lookups, senders=mine)
-            return take(report, ms_version, mine)
+            sources = {}
+            for include in flattened.get(domain.name, {}):
+                ranges = await source_ranges(include, dns)
+                if ranges is not None:
+                    sources[include] = ranges
+            return take(report, ms_version, mine, sources)
 
     return await asyncio.gather(*(one(d) for d in domains))
 
@@ -50,7 +66,8 @@ def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: 
     now = time.time() if now is None else now
     k, n = shard
     domains = [d for i, d in enumerate(settings.domains) if i % n == k]
-    snapshots = asyncio.run(_snapshots(settings, domains, dns, ms_version))
+    flattened = {d.name: store.flattened(d.name) for d in domains}
+    snapshots = asyncio.run(_snapshots(settings, domains, dns, ms_version, flattened))
     result = RunResult(0, checked=len(domains))
     to_notify: list[Event] = []
     previous_version = store.last_ms_version()
@@ -88,8 +105,10 @@ def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: 
                                    {"problem": code}))
             pending.append(["clear", domain.name, code, key])
         to_notify.extend(changes)
-        if auto_fix is not None and _only_vendor_drift(changes, current, snap, domain):
-            written = auto_fix(domain)
+        if auto_fix is not None and _only_vendor_drift(changes, current, snap, domain, flattened[domain.name]):
+            moved = {e.key: flattened[domain.name][e.key] for e in changes
+                     if e.code == "ranges-changed" and e.key in flattened[domain.name]}
+            written = auto_fix(domain, moved)
             if written:
                 result.fixed.append(f"{domain.name}: {written}")
         pending.append(["snapshot", snap])
@@ -114,17 +133,21 @@ def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: 
     return result
 
 
-def _only_vendor_drift(changes: list[Event], current: dict, snap: dict, domain) -> bool:
-    """Auto-fix only when coverage of an expected platform was lost under a flattened record and nothing else
-    happened: no change of the domain's own records, no other problem."""
+def _only_vendor_drift(changes: list[Event], current: dict, snap: dict, domain, sources: dict) -> bool:
+    """Auto-fix only when the drift is a vendor's: coverage of an expected platform lost under a flattened record,
+    or the ranges of an include the domain has flattened changed — and nothing else happened: no change of the
+    domain's own records, no other problem."""
     if not domain.provider or snap["incomplete"]:
         return False
     own = snap["domain"]
     if any(e.code == "record-changed" and within(e.key, own) for e in changes):
         return False
     codes = {code for code, _ in current}
-    flattened = any(name.startswith("_spf") and name.endswith("." + own) for name in snap["records"])
-    return codes == {"coverage-lost"} and flattened
+    if not codes <= {"coverage-lost"}:
+        return False
+    moved = any(e.code == "ranges-changed" and e.key in sources for e in changes)
+    chained = any(name.startswith("_spf") and name.endswith("." + own) for name in snap["records"])
+    return moved or (codes == {"coverage-lost"} and chained)
 
 
 def _notify(settings: MonitorSettings, events: list[Event], result: RunResult) -> bool:

@@ -6,8 +6,9 @@ from spfguard.audit import LOOKUP_LIMIT, VOID_LIMIT, Report
 from spfguard.policy import RESULTS, decide
 
 
-def take(report: Report, ms_version: str | None, senders=()) -> dict:
-    """``senders``: the expected platforms' sender sets, whose changes matter even under a flattened record."""
+def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, list[str]] | None = None) -> dict:
+    """``senders``: the expected platforms' sender sets, whose changes matter even under a flattened record;
+    ``sources``: include -> its current ranges, for the includes the domain has flattened (provenance)."""
     tree = report.tree
     policy = decide(tree) if tree.parsed is not None else None
     includes = {}
@@ -19,6 +20,8 @@ def take(report: Report, ms_version: str | None, senders=()) -> dict:
     for sender in senders:
         if sender.error is None:
             includes.setdefault(sender.platform.include, sender.cidrs())
+    for include, cidrs in (sources or {}).items():
+        includes.setdefault(include, cidrs)
     return {
         "domain": report.domain,
         "incomplete": report.incomplete,

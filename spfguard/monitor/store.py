@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS events (run_id INTEGER, at REAL, domain TEXT, code TE
 CREATE TABLE IF NOT EXISTS problems (domain TEXT, code TEXT, key TEXT, message TEXT, since REAL,
                                      last_notified REAL, PRIMARY KEY (domain, code, key));
 CREATE INDEX IF NOT EXISTS snapshots_domain ON snapshots (domain, run_id);
+CREATE TABLE IF NOT EXISTS flattened (domain TEXT, include TEXT, ranges TEXT, recorded REAL,
+                                      PRIMARY KEY (domain, include));
 """
 
 
@@ -106,6 +108,17 @@ class Store:
             by_run.setdefault(run_id, []).append({"code": code, "key": key, "message": message})
         return [{"run": run_id, "at": started, "incomplete": bool(incomplete), "snapshot": json.loads(data),
                  "events": by_run.get(run_id, [])} for run_id, started, incomplete, data in reversed(rows)]
+
+    def flattened(self, domain: str) -> dict[str, list[str]]:
+        """Provenance: include -> the ranges flattened from it into the domain's records."""
+        rows = self.db.execute("SELECT include, ranges FROM flattened WHERE domain = ?", (domain,))
+        return {include: json.loads(ranges) for include, ranges in rows}
+
+    def record_flattened(self, domain: str, sources: dict[str, list[str]]) -> None:
+        with self.transaction():
+            for include, ranges in sources.items():
+                self.db.execute("INSERT OR REPLACE INTO flattened VALUES (?, ?, ?, ?)",
+                                (domain, include, json.dumps(ranges), time.time()))
 
     # ---- writes (inside a transaction) ----------------------------------------------------------------
 

@@ -1,61 +1,118 @@
 """The provider contract.
 
-A provider reads and writes whole TXT record sets in one DNS zone. It must:
+A provider reads and writes whole TXT record sets in the zones of one DNS host. It must:
 
 * do no network I/O in ``__init__`` (settings are checked there; clients are built on first use);
 * return every TXT value at a name — SPF and others alike (verification tokens) — joined from its
-  character-strings (:meth:`read_txt`);
-* apply changes only when every name still holds exactly the values the plan was made from
-  (compare-and-set): :meth:`apply` checks all names before writing any, and each write is itself
-  conditional where the backend allows it;
-* write values longer than 255 bytes as several character-strings;
-* never put a secret in a message, a log line, an exception or a backup (:meth:`describe`).
+  character-strings (:meth:`Provider.read_txt`);
+* apply the changes of a zone as **one** write (:meth:`Provider._apply`, after octoDNS's ``_apply(plan)``), using
+  the API's atomic or batch form, and only when every name still holds exactly the values the plan was made
+  from (compare-and-set): a conflict raises :class:`ConflictError` with nothing written;
+* write values longer than 255 bytes as several character-strings (:meth:`Change.strings_for`);
+* never put a secret in a message, a log line, an exception or a backup: secret settings arrive as
+  :class:`Secret` (resolved from ``env:``/``file:`` references by :mod:`spfguard.provider.registry`).
 
-Implementations override :meth:`read_txt`, :meth:`_write` and, where they can, :meth:`wait`,
-:meth:`authoritative` and :meth:`zone_of`.
+The contract test suite ships as :mod:`spfguard.provider.testing`, so a provider written outside this repository
+can run it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from spfguard.errors import ProviderError
-from spfguard.fix.plan import Change
 from spfguard.spf.txt import split_strings
 
-__all__ = ["Change", "ConflictError", "Provider", "ProviderError", "same_values"]
+__all__ = ["GUARANTEES", "Change", "ConflictError", "Provider", "ProviderError", "Secret", "same_values"]
+
+# What a provider's write promises when someone else edits the zone at the same time.
+GUARANTEES = {
+    "atomic compare-and-set": "the DNS host itself refuses the whole write when any name changed since it was read",
+    "atomic batch (read-compare before)": "the whole write is one all-or-nothing request; names are compared just "
+                                          "before it, but an edit between that read and the request is not seen",
+    "best-effort (read-compare before and after)": "names are compared before and read back after; the write itself "
+                                                   "is unconditional, so an edit in between can be overwritten",
+}
 
 
-class ConflictError(ProviderError):
-    """The live values are not the ones the plan was made from; nothing was written."""
+@dataclass(frozen=True)
+class Change:
+    name: str
+    before: tuple[str, ...]  # every TXT value at the name when the plan was made (joined strings)
+    after: tuple[str, ...]  # every TXT value wanted there (other values kept as they were)
+    # how a value is to be split into character-strings, when it must be exactly as it was (rollback)
+    layout: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
 
-    def __init__(self, name: str, expected: Sequence[str], actual: Sequence[str]):
-        super().__init__(f"{name} changed since the plan was made (expected {len(expected)} TXT value(s), found "
-                         f"{len(actual)} different); nothing was written — run the command again to re-plan")
-        self.name, self.expected, self.actual = name, list(expected), list(actual)
+    def strings_for(self, value: str) -> list[str]:
+        for known, strings in self.layout:
+            if known == value:
+                return list(strings)
+        return split_strings(value)  # RFC 1035 §3.3: at most 255 octets per character-string
+
+    @property
+    def kind(self) -> str:
+        return "create" if not self.before else "delete" if not self.after else "update"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "before": list(self.before), "after": list(self.after)}
 
 
 def same_values(a: Sequence[str], b: Sequence[str]) -> bool:
     return sorted(a) == sorted(b)
 
 
+class ConflictError(ProviderError):
+    """The live values are not the ones the plan was made from; nothing was written."""
+
+    def __init__(self, name: str, expected: Sequence[str], actual: Sequence[str] | None = None):
+        found = f"found {len(actual)} different" if actual is not None else "the server refused the compare-and-set"
+        super().__init__(f"{name} changed since the plan was made (expected {len(expected)} TXT value(s), {found}); "
+                         "nothing was written — run the command again to re-plan")
+        self.name, self.expected, self.actual = name, list(expected), list(actual or [])
+
+
+class Secret:
+    """A resolved secret: usable by the provider (:meth:`reveal`), invisible everywhere else."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+
 class Provider(ABC):
     name: ClassVar[str] = ""
     settings_keys: ClassVar[tuple[str, ...]] = ()  # the keys [providers.NAME] may hold
-    guarantee: ClassVar[str] = "read-compare"  # atomic compare-and-set | atomic batch | read-compare
+    secret_keys: ClassVar[tuple[str, ...]] = ()  # of those, the secrets (references resolved by the registry)
+    env_defaults: ClassVar[dict[str, str]] = {}  # setting -> environment variable used when it is not set
+    guarantee: ClassVar[str] = "best-effort (read-compare before and after)"  # one of GUARANTEES
     credentials: ClassVar[str] = ""  # where credentials come from, for `spfguard providers`
 
     def __init__(self, settings: Mapping[str, Any] | None = None):
-        self.check_settings(settings or {})
-        self.settings = dict(settings or {})
+        from spfguard.provider.registry import resolve_settings
+
+        self.settings = resolve_settings(type(self), settings or {})
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> None:
         from spfguard.config import check_keys
 
         check_keys(dict(settings), f"[providers.{cls.name}]", cls.settings_keys)
+
+    def secret(self, key: str) -> str | None:
+        value = self.settings.get(key)
+        return value.reveal() if isinstance(value, Secret) else None
 
     # ---- to implement ------------------------------------------------------------------------------
 
@@ -68,8 +125,9 @@ class Provider(ABC):
         return [tuple(split_strings(v)) for v in self.read_txt(name)]
 
     @abstractmethod
-    def _write(self, change: Change) -> None:
-        """Replace the TXT set at ``change.name`` (currently ``change.before``) by ``change.after``."""
+    def _apply(self, zone: str, changes: Sequence[Change]) -> None:
+        """Write the changes of one zone, in order, as one write: refuse (ConflictError, nothing written) when a
+        name does not hold ``change.before``."""
 
     def wait(self, changes: Sequence[Change], timeout: float = 120.0) -> None:  # noqa: B027 - optional hook
         """Block until the provider reports the changes live (e.g. Route53 INSYNC)."""
@@ -79,11 +137,14 @@ class Provider(ABC):
         return []
 
     def zone_of(self, name: str) -> str:
-        return self.settings.get("zone", "")
+        return str(self.settings.get("zone", "")).rstrip(".")
 
     def describe(self) -> dict[str, Any]:
         """Non-secret facts for backups and messages."""
         return {"provider": self.name}
+
+    def __repr__(self) -> str:  # never the settings: they may hold secrets
+        return f"{type(self).__name__}()"
 
     # ---- the contract, shared ------------------------------------------------------------------------
 
@@ -95,6 +156,10 @@ class Provider(ABC):
                 raise ConflictError(change.name, change.before, current)
 
     def apply(self, changes: Sequence[Change]) -> None:
-        self.check(changes)
-        for change in changes:  # in plan order: chained children first, the apex, then deletions
-            self._write(change)
+        """The changes grouped by zone (plan order kept: chained children, the apex, then deletions), one write
+        per zone."""
+        groups: dict[str, list[Change]] = {}
+        for change in changes:
+            groups.setdefault(self.zone_of(change.name), []).append(change)
+        for zone, group in groups.items():
+            self._apply(zone, group)

@@ -4,13 +4,14 @@ are named here, so that asking for one that is not installed says what to instal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from spfguard.config import nearest
+from spfguard.config import nearest, resolve_secret
 from spfguard.errors import UserError
-from spfguard.provider.base import Provider, ProviderError
+from spfguard.provider.base import Provider, ProviderError, Secret
 
 GROUP = "spfguard.providers"
 # provider name -> the distribution that provides it (certbot-style plugins)
@@ -52,6 +53,22 @@ def provider_class(name: str) -> type[Provider]:
 
 def load_provider(name: str, settings: Mapping[str, Any] | None = None) -> Provider:
     return provider_class(name)(settings or {})
+
+
+def resolve_settings(cls: type[Provider], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A provider's settings with unknown keys refused, defaults from the environment filled in
+    (``env_defaults``), and every secret reference (``env:VAR``, ``file:PATH``, or a literal) resolved into a
+    :class:`Secret` — the one place secrets are read, so no provider does it itself."""
+    cls.check_settings(settings)
+    resolved = dict(settings)
+    for key, variable in cls.env_defaults.items():
+        if resolved.get(key) in (None, "") and os.environ.get(variable):
+            resolved[key] = f"env:{variable}" if key in cls.secret_keys else os.environ[variable]
+    for key in cls.secret_keys:
+        value = resolved.get(key)
+        if value is not None and not isinstance(value, Secret):
+            resolved[key] = Secret(resolve_secret(value, f"providers.{cls.name}.{key}"))
+    return resolved
 
 
 def check_settings(name: str, settings: Mapping[str, Any]) -> None:

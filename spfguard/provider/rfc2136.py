@@ -3,19 +3,22 @@
 Settings (``[providers.rfc2136]`` in spfguard.toml, or the environment):
 
 * ``server``: ``host:port`` (``SPFGUARD_RFC2136_SERVER``);
-* ``tsig``: ``name:algorithm:secret`` (``SPFGUARD_RFC2136_TSIG``), or ``tsig_file``: a BIND-style key file
-  (``key "name" { algorithm hmac-sha256; secret "…"; };``) — secrets may be ``env:VAR`` / ``file:PATH``;
+* ``tsig_file``: a BIND/Knot key file (``key "name" { algorithm hmac-sha256; secret "…"; };``) — the recommended
+  form — or ``tsig``: ``name:algorithm:secret`` (``SPFGUARD_RFC2136_TSIG``; ``env:VAR`` / ``file:PATH``);
 * ``zone``: optional; found from the server's SOA answers otherwise.
 
-Each write is a single UPDATE whose prerequisite is the exact TXT set read a moment before (RFC 2136 §2.4.2,
-"RRset exists, value dependent") — or "RRset does not exist" when there was none — so the server itself
-refuses the change if anything moved in between.
+The changes of a zone are **one** UPDATE message: for every name, the prerequisite is the exact TXT set the
+plan was made from (RFC 2136 §2.4.2, "RRset exists, value dependent"; §2.4.3 "RRset does not exist" when there
+was none), then the set is replaced. The server checks every prerequisite before it applies anything and applies
+all or nothing (§3.2, §3.4): a true, atomic compare-and-set.
 """
 
 from __future__ import annotations
 
-import os
+import base64
+import binascii
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import dns.exception
@@ -30,10 +33,8 @@ import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
 
-from spfguard.config import resolve_secret
-from spfguard.fix.plan import Change
 from spfguard.hostport import format_host_port, parse_host_port
-from spfguard.provider.base import ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5")
 DEFAULT_TTL = 300
@@ -42,12 +43,15 @@ DEFAULT_TTL = 300
 class Rfc2136Provider(Provider):
     name = "rfc2136"
     settings_keys = ("server", "tsig", "tsig_file", "zone", "timeout", "ttl")
+    secret_keys = ("tsig",)
+    env_defaults = {"server": "SPFGUARD_RFC2136_SERVER", "tsig": "SPFGUARD_RFC2136_TSIG",
+                    "tsig_file": "SPFGUARD_RFC2136_TSIG_FILE"}
     guarantee = "atomic compare-and-set"
     credentials = "TSIG key: tsig_file (a BIND/Knot key file) or tsig = \"env:VAR\"; SPFGUARD_RFC2136_TSIG"
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        server = self.settings.get("server") or os.environ.get("SPFGUARD_RFC2136_SERVER")
+        server = self.settings.get("server")
         if not server:
             raise ProviderError("rfc2136: no server: set SPFGUARD_RFC2136_SERVER=host:port or "
                                 "[providers.rfc2136] server")
@@ -57,28 +61,22 @@ class Rfc2136Provider(Provider):
         self.timeout = float(self.settings.get("timeout", 5))
 
     def _load_key(self) -> dns.tsig.Key | None:
-        spec = self.settings.get("tsig") or os.environ.get("SPFGUARD_RFC2136_TSIG")
-        key_file = self.settings.get("tsig_file") or os.environ.get("SPFGUARD_RFC2136_TSIG_FILE")
+        spec = self.secret("tsig")
+        key_file = self.settings.get("tsig_file")
         if spec:
-            spec = resolve_secret(spec, "rfc2136 tsig")
-            parts = spec.split(":", 2)
-            if len(parts) != 3 or not all(parts):
-                raise ProviderError("rfc2136: TSIG must be name:algorithm:secret (the secret is not shown)")
-            name, algorithm, secret = parts
+            name, algorithm, secret = _parse_spec(spec)
         elif key_file:
             name, algorithm, secret = _read_key_file(Path(key_file))
         else:
             return None  # unsigned updates: only for servers that allow them by address
-        if algorithm.lower() not in ALGORITHMS:
-            raise ProviderError(f"rfc2136: TSIG algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
         try:
-            return dns.tsig.Key(name, secret, algorithm.lower())
+            return dns.tsig.Key(name, secret, algorithm)
         except (ValueError, TypeError, dns.exception.DNSException):
-            raise ProviderError(f"rfc2136: TSIG key {name!r}: the secret is not valid base64") from None
+            raise ProviderError("rfc2136: the TSIG key cannot be used (name or secret malformed; neither is "
+                                "shown)") from None
 
     def describe(self) -> dict:
-        return {"provider": self.name, "server": f"{self.server}",
-                "tsig_key": str(self._key.name) if self._key else None}
+        return {"provider": self.name, "server": self.server, "tsig_key": str(self._key.name) if self._key else None}
 
     # ---- DNS exchange --------------------------------------------------------------------------------
 
@@ -109,7 +107,7 @@ class Rfc2136Provider(Provider):
         for rrset in response.answer:
             if rrset.rdtype == dns.rdatatype.TXT and rrset.name == dns.name.from_text(name):
                 return rrset, rrset.ttl
-        return None, DEFAULT_TTL
+        return None, int(self.settings.get("ttl", DEFAULT_TTL))
 
     def read_txt(self, name: str) -> list[str]:
         rdataset, _ = self._rdataset(name)
@@ -122,39 +120,40 @@ class Rfc2136Provider(Provider):
     def authoritative(self, domain: str) -> list[str]:
         return [self.server]
 
-    def _write(self, change: Change) -> None:
-        rdataset, ttl = self._rdataset(change.name)
-        current = [b"".join(r.strings).decode("utf-8", errors="replace") for r in rdataset or []]
-        if not same_values(current, change.before):
-            raise ConflictError(change.name, change.before, current)
-        zone = self.zone_of(change.name)
-        owner = dns.name.from_text(change.name)  # absolute: a string would be taken relative to the zone
+    def _apply(self, zone: str, changes: Sequence[Change]) -> None:
         update = dns.update.UpdateMessage(zone + ".", keyring=self._key)
-        if rdataset is None:
-            update.absent(owner, "TXT")  # RFC 2136 §2.4.3: RRset does not exist
-        else:
-            # §2.4.2: RRset exists, value dependent (the TTL of a prerequisite RR must be zero)
-            update.present(owner, dns.rdataset.from_rdata_list(0, list(rdataset)))
-        update.delete(owner, "TXT")
-        for value in change.after:
-            rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT,
-                                            [s.encode() for s in change.strings_for(value)])
-            update.add(owner, ttl, rdata)
+        for change in changes:
+            rdataset, ttl = self._rdataset(change.name)
+            current = [b"".join(r.strings).decode("utf-8", errors="replace") for r in rdataset or []]
+            if not same_values(current, change.before):  # a clear message before the server's own check
+                raise ConflictError(change.name, change.before, current)
+            owner = dns.name.from_text(change.name)  # absolute: a string would be taken relative to the zone
+            if rdataset is None:
+                update.absent(owner, "TXT")  # RFC 2136 §2.4.3: RRset does not exist
+            else:
+                # §2.4.2: RRset exists, value dependent (the TTL of a prerequisite RR must be zero)
+                update.present(owner, dns.rdataset.from_rdata_list(0, list(rdataset)))
+            update.delete(owner, "TXT")
+            for value in change.after:
+                rdata = dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT,
+                                                [s.encode() for s in change.strings_for(value)])
+                update.add(owner, ttl, rdata)
         try:
             response = dns.query.tcp(update, self.host, port=self.port, timeout=self.timeout)
         except (OSError, dns.exception.DNSException) as err:
-            raise ProviderError(f"rfc2136: update of {change.name} failed: {_reason(err)}") from None
+            raise ProviderError(f"rfc2136: the update of zone {zone} failed: {_reason(err)}") from None
         rcode = response.rcode()
-        if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):
-            raise ConflictError(change.name, change.before, self.read_txt(change.name))
+        if rcode in (dns.rcode.NXRRSET, dns.rcode.YXRRSET):  # a prerequisite failed: nothing was applied
+            moved = next((c for c in changes if not same_values(self.read_txt(c.name), c.before)), changes[0])
+            raise ConflictError(moved.name, moved.before, self.read_txt(moved.name))
         if rcode == dns.rcode.NOTAUTH:
             raise ProviderError(f"rfc2136: {self.server} refused the TSIG signature (NOTAUTH): check the "
                                 "key name, algorithm and secret")
         if rcode == dns.rcode.REFUSED:
-            raise ProviderError(f"rfc2136: {self.server} REFUSED the update of {change.name}: the key is "
-                                f"not allowed to update zone {zone}")
+            raise ProviderError(f"rfc2136: {self.server} REFUSED the update of zone {zone}: the key is not "
+                                "allowed to update it")
         if rcode != dns.rcode.NOERROR:
-            raise ProviderError(f"rfc2136: update of {change.name} failed: {dns.rcode.to_text(rcode)}")
+            raise ProviderError(f"rfc2136: the update of zone {zone} failed: {dns.rcode.to_text(rcode)}")
 
 
 def _reason(err: BaseException) -> str:
@@ -163,18 +162,47 @@ def _reason(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
+def _is_base64(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) >= 8
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _parse_spec(spec: str) -> tuple[str, str, str]:
+    """``name:algorithm:secret``. The algorithm is checked first, and no part is ever shown: when the parts are in
+    another order, a part shown could be the secret."""
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ProviderError("rfc2136: TSIG must be name:algorithm:secret (the value is not shown); a key file "
+                            "(tsig_file) is the recommended form")
+    name, algorithm, secret = parts
+    if algorithm.lower() not in ALGORITHMS:
+        where = next((i for i, p in enumerate(parts) if p.lower() in ALGORITHMS), None)
+        hint = f": the algorithm is part {where + 1}, expected part 2" if where is not None else \
+            f": part 2 is not one of {', '.join(ALGORITHMS)}"
+        raise ProviderError(f"rfc2136: TSIG must be name:algorithm:secret{hint} (no part is shown)")
+    if not _is_base64(secret) or (_is_base64(name) and not re.fullmatch(r"[A-Za-z0-9._-]+", name)):
+        raise ProviderError("rfc2136: TSIG must be name:algorithm:secret: the secret (part 3) is not valid base64 "
+                            "(no part is shown)")
+    return name, algorithm.lower(), secret
+
+
 _KEY_FILE = re.compile(r'key\s+"?([^"\s{]+)"?\s*\{(.*?)\}\s*;', re.S)
 
 
 def _read_key_file(path: Path) -> tuple[str, str, str]:
     try:
         text = path.read_text()
-    except OSError as err:
-        raise ProviderError(f"rfc2136: cannot read key file {path}: {err.strerror}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProviderError(f"rfc2136: cannot read key file {path}: {getattr(err, 'strerror', None) or err}") \
+            from None
     match = _KEY_FILE.search(text)
     algorithm = re.search(r"algorithm\s+\"?([\w-]+)\"?\s*;", match.group(2)) if match else None
     secret = re.search(r'secret\s+"([^"]+)"\s*;', match.group(2)) if match else None
     if not (match and algorithm and secret):
         raise ProviderError(f"rfc2136: {path} is not a BIND/Knot key file (key \"name\" {{ algorithm …; "
                             "secret \"…\"; }};)")
-    return match.group(1), algorithm.group(1), secret.group(1)
+    if algorithm.group(1).lower() not in ALGORITHMS:
+        raise ProviderError(f"rfc2136: {path}: algorithm {algorithm.group(1)!r} is not one of {', '.join(ALGORITHMS)}")
+    return match.group(1), algorithm.group(1).lower(), secret.group(1)

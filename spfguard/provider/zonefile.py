@@ -3,7 +3,12 @@
 Only the TXT records that change are touched: unchanged records, comments and layout stay byte for byte;
 removed values lose their lines, new values are written where the name's first removed TXT record was (or at
 the end of the file), and the SOA serial is bumped (to YYYYMMDD00 style when it looks like a date). The
-result is parsed again before it replaces the file (atomically, under a lock).
+result is parsed again before it replaces the file.
+
+The write is safe against other writers: a symlink is followed and the real file edited; the whole
+read-compare-modify-write holds an exclusive lock (``fcntl``) on a lock file beside it, so concurrent writers take
+turns and each compares with what the one before wrote; the new text is written to a temporary file in the same
+folder, given the file's mode and owner, and renamed over it; CRLF line endings are kept.
 
 Settings: ``path`` (``SPFGUARD_ZONEFILE``); ``ttl`` for new records (default: the file's ``$TTL``).
 """
@@ -14,6 +19,8 @@ import datetime
 import fcntl
 import os
 import re
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +30,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.txt import quote, unquote
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\(|\)|;[^\n]*|[^\s()";]+')
 
@@ -41,27 +48,40 @@ class _Entry:
 class ZoneFileProvider(Provider):
     name = "zonefile"
     settings_keys = ("path", "ttl")
+    env_defaults = {"path": "SPFGUARD_ZONEFILE"}
     guarantee = "atomic compare-and-set"
     credentials = "none (file permissions)"
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        path = self.settings.get("path") or os.environ.get("SPFGUARD_ZONEFILE")
+        path = self.settings.get("path")
         if not path:
             raise ProviderError("zonefile: no zone file: set SPFGUARD_ZONEFILE or [providers.zonefile] path")
         self.path = Path(path).expanduser()
 
+    @property
+    def real_path(self) -> Path:
+        """The file a symlink points to: the one edited (replacing the link by a copy would cut it off)."""
+        return self.path.resolve()
+
     def describe(self) -> dict:
         return {"provider": self.name, "path": str(self.path)}
 
-    def _zone(self, text: str | None = None) -> dns.zone.Zone:
+    def _read(self) -> str:
         try:
-            text = self.path.read_text() if text is None else text
-            origin = None if "$ORIGIN" in text else self.path.name.removesuffix(".zone").rstrip(".") + "."
-            return dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
+            with open(self.real_path, encoding="utf-8", newline="") as fh:  # newline="": CRLF kept as it is
+                return fh.read()
         except OSError as err:
             raise ProviderError(f"zonefile: cannot read {self.path}: {err.strerror}") from None
-        except dns.exception.DNSException as err:
+        except UnicodeDecodeError:
+            raise ProviderError(f"zonefile: {self.path} is not UTF-8 text") from None
+
+    def _zone(self, text: str | None = None) -> dns.zone.Zone:
+        text = self._read() if text is None else text
+        origin = None if "$ORIGIN" in text else self.path.name.removesuffix(".zone").rstrip(".") + "."
+        try:
+            return dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
+        except (dns.exception.DNSException, ValueError) as err:
             raise ProviderError(f"zonefile: {self.path} is not a valid zone file: {err}") from None
 
     def zone_of(self, name: str) -> str:
@@ -75,28 +95,54 @@ class ZoneFileProvider(Provider):
         rdataset = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.TXT) if node else None
         return [tuple(s.decode("utf-8", errors="replace") for s in r.strings) for r in rdataset or []]
 
-    def apply(self, changes) -> None:
-        # one locked read-modify-write of the file for the whole plan
-        with open(self.path, "r+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            text = self.path.read_text()
-            zone = self._zone(text)
+    @contextmanager
+    def _locked(self):
+        lock_path = self.real_path.with_name(self.real_path.name + ".spfguard-lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise ProviderError(f"zonefile: cannot lock {self.path}: {err.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for a concurrent writer to finish
+            yield
+        finally:
+            os.close(fd)
+
+    def _apply(self, zone: str, changes: Sequence[Change]) -> None:
+        with self._locked():  # one locked read-compare-modify-write of the file for the whole plan
+            text = self._read()
+            current_zone = self._zone(text)
             for change in changes:
-                current = _values(zone, change.name)
+                current = _values(current_zone, change.name)
                 if not same_values(current, change.before):
                     raise ConflictError(change.name, change.before, current)
+            newline = "\r\n" if "\r\n" in text else "\n"
             for change in changes:
-                text = self._edit(text, change)
+                text = self._edit(text, change, newline)
             text = _bump_serial(text, self._zone(text))
             self._zone(text)  # must still parse
-            tmp = self.path.with_suffix(self.path.suffix + ".spfguard-tmp")
-            tmp.write_text(text)
-            os.replace(tmp, self.path)
+            self._replace(text)
 
-    def _write(self, change: Change) -> None:  # pragma: no cover - apply() is overridden
-        self.apply([change])
+    def _replace(self, text: str) -> None:
+        target = self.real_path
+        tmp = target.with_name(f".{target.name}.spfguard-tmp")
+        try:
+            info = target.stat()
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, info.st_mode & 0o7777)
+            try:
+                os.chown(tmp, info.st_uid, info.st_gid)
+            except PermissionError:
+                pass  # not root: the file stays ours, as any edit by this user would leave it
+            os.replace(tmp, target)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise ProviderError(f"zonefile: cannot write {self.path}: {err.strerror}") from None
 
-    def _edit(self, text: str, change: Change) -> str:
+    def _edit(self, text: str, change: Change, newline: str = "\n") -> str:
         zone = self._zone(text)
         lines = text.splitlines(keepends=True)
         target = dns.name.from_text(change.name)
@@ -115,14 +161,14 @@ class ZoneFileProvider(Provider):
         for entry in _entries(lines, zone.origin):
             if entry.owner != target or entry.rdtype != "TXT":
                 continue
-            value = "".join(_unquote(t) for t, _, _ in entry.tokens if t.startswith('"'))
+            value = "".join(s for t, _, _ in entry.tokens if t.startswith('"') for s in unquote(t))
             if value in remove_values:
                 remove_values.remove(value)
                 drop.update(range(entry.start, entry.end + 1))
                 insert_at = entry.start if insert_at is None else insert_at
         ttl = self.settings.get("ttl")
         new_lines = [f"{target.to_text()} {str(ttl) + ' ' if ttl else ''}IN TXT "
-                     + " ".join(_quote(s) for s in change.strings_for(v)) + "\n" for v in add]
+                     + quote(change.strings_for(v)) + newline for v in add]
         out = []
         for i, line in enumerate(lines):
             if i == insert_at:
@@ -131,7 +177,7 @@ class ZoneFileProvider(Provider):
                 out.append(line)
         if insert_at is None:
             if out and not out[-1].endswith("\n"):
-                out[-1] += "\n"
+                out[-1] += newline
             out.extend(new_lines)
         return "".join(out)
 
@@ -140,15 +186,6 @@ def _values(zone: dns.zone.Zone, name: str) -> list[str]:
     node = zone.get_node(dns.name.from_text(name))
     rdataset = node.get_rdataset(zone.rdclass, dns.rdatatype.TXT) if node else None
     return [b"".join(r.strings).decode("utf-8", errors="replace") for r in rdataset or []]
-
-
-def _unquote(token: str) -> str:
-    body = token[1:-1]
-    return re.sub(r"\\(\d{3}|.)", lambda m: chr(int(m.group(1))) if m.group(1).isdigit() else m.group(1), body)
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 _CLASSES = {"IN", "CH", "HS", "CS"}

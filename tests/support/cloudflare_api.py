@@ -4,6 +4,7 @@ number of times first (with Retry-After), and answers 403 to a token without DNS
 
 from __future__ import annotations
 
+import copy
 import http.server
 import itertools
 import json
@@ -24,6 +25,8 @@ class CloudflareApi:
         self.throttle = 0  # answer 429 to this many next requests
         self.misbehave: str | None = None  # "trickle" (one byte every 0.5 s) or "hang" (never answer)
         self.frozen: dict[str, dict] | None = None  # reads answer from this copy (a lagging API), writes go on
+        self.fail_batch_after: int | None = None  # a batch fails after this many of its operations (then rolled back)
+        self.batches: list[dict] = []
         self._ids = itertools.count(1)
         api = self
 
@@ -73,6 +76,8 @@ class CloudflareApi:
                 status, result, info = api.route(method, url.path, query, body)
                 if isinstance(result, list) and int(query.get("page", 1)) > 1:
                     result, info = [], page([])  # everything fits on page 1
+                if status == 400:
+                    return self._send(400, envelope(None, [{"code": 81058, "message": result["error"]}]))
                 return self._send(status, envelope(result, [] if status < 400 else [{"code": 7003,
                                                                                    "message": "Not found"}], info))
 
@@ -107,6 +112,9 @@ class CloudflareApi:
         self.records[record["id"]] = record
         return record
 
+    def batch(self, zone_id: str, body: dict):
+        return _batch(self, zone_id, body)
+
     def txt(self, name: str) -> list[str]:
         return sorted(r["content"] for r in self.records.values() if r["name"] == name)
 
@@ -124,6 +132,8 @@ class CloudflareApi:
             zone_id = parts[1]
             if zone_id not in self.zones.values():
                 return 404, None, None
+            if parts[3:] == ["batch"] and method == "POST":
+                return self.batch(zone_id, body)
             if len(parts) == 3 and method == "GET":
                 name = query.get("name.exact") or query.get("name")
                 records = self.records if self.frozen is None else self.frozen
@@ -144,6 +154,38 @@ class CloudflareApi:
                 del self.records[record["id"]]
                 return 200, {"id": record["id"]}, None
         return 404, None, None
+
+
+def _batch(api: CloudflareApi, zone_id: str, body: dict):
+    """POST /zones/{id}/dns_records/batch: deletes, patches, puts, posts — in that order, all or nothing."""
+    api.batches.append(body)
+    saved = copy.deepcopy(api.records)
+    done = {"deletes": [], "patches": [], "puts": [], "posts": []}
+    count = 0
+    try:
+        for kind in ("deletes", "patches", "puts", "posts"):
+            for op in body.get(kind) or []:
+                if api.fail_batch_after is not None and count >= api.fail_batch_after:
+                    raise LookupError("batch operation failed (injected)")
+                count += 1
+                if kind == "posts":
+                    record = api.add(op["name"], op["content"], zone_id)
+                    record["ttl"] = op.get("ttl", 1)
+                    done[kind].append(record)
+                    continue
+                record = api.records.get(op["id"])
+                if record is None or record["zone_id"] != zone_id:
+                    raise LookupError(f"record {op['id']} not found")
+                if kind == "deletes":
+                    del api.records[op["id"]]
+                    done[kind].append({"id": op["id"]})
+                else:
+                    record.update({k: v for k, v in op.items() if k in ("name", "content", "ttl", "comment")})
+                    done[kind].append(record)
+    except LookupError as err:
+        api.records = saved  # one transaction: nothing of the batch stays
+        return 400, {"error": str(err)}, None
+    return 200, done, None
 
 
 def envelope(result, errors, info=None):

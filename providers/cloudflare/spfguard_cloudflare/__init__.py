@@ -2,28 +2,29 @@
 
 The API token comes from ``CLOUDFLARE_API_TOKEN`` (or ``api_token = "env:VAR" | "file:PATH"`` in
 ``[providers.cloudflare]``) and is never printed. The SDK's own base-URL setting (``CLOUDFLARE_BASE_URL`` or
-``base_url``) is honoured; the SDK retries 429 and 5xx answers with back-off (``retries``, default 4). The
-zone is the one whose name is the longest suffix of the record name (or ``zone_id``).
+``base_url``) is honoured; the SDK retries 429 and 5xx answers with back-off (``retries``, default 4), and every
+call has a total deadline (``timeout``, default 60 s). The zone is the one whose name is the longest suffix of
+the record name (or ``zone_id``).
 
-Cloudflare keeps one record per TXT value: a write edits values in place where it can (the record keeps its id,
-comment and tags), creates the new ones and deletes the removed ones, right after a compare-and-set check.
+Cloudflare keeps one record per TXT value. The changes of a zone are **one** request to the batch endpoint
+(``POST /zones/{id}/dns_records/batch``: deletes, patches, posts), which Cloudflare applies all-or-nothing in one
+transaction; values are read and compared just before (Cloudflare offers no precondition on a record's value, so
+an edit that lands between that read and the batch is not seen) and read back and compared after.
 
-Settings: ``zone_id``, ``api_token``, ``base_url``, ``retries``, ``ttl`` (default 1 = automatic),
+Settings: ``zone_id``, ``api_token``, ``base_url``, ``retries``, ``timeout``, ``ttl`` (default 1 = automatic),
 ``verify`` (``nameservers``, the default, or ``api``).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import threading
+from collections.abc import Sequence
 from typing import Any
 
-from spfguard.config import resolve_secret
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ConflictError, Provider, ProviderError, same_values
+from spfguard.errors import IncompleteError
+from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.txt import unquote
 
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 HINTS = {
     401: "the API token is invalid or expired (CLOUDFLARE_API_TOKEN)",
     403: "the API token lacks the permission Zone → DNS → Edit (and Zone → Zone → Read) for this zone",
@@ -34,27 +35,23 @@ HINTS = {
 
 def content_strings(content: str) -> tuple[str, ...]:
     """Cloudflare returns TXT content either bare or as quoted character-strings ('"abc" "def"')."""
-    content = content or ""
-    if content.startswith('"') and content.endswith('"'):
-        parts = _QUOTED.findall(content)
-        if parts:
-            return tuple(re.sub(r"\\(.)", r"\1", p) for p in parts)
-    return (content,)
+    return unquote(content or "")
 
 
 class CloudflareProvider(Provider):
     name = "cloudflare"
     settings_keys = ("api_token", "zone_id", "base_url", "retries", "ttl", "verify", "timeout")
+    secret_keys = ("api_token",)
+    env_defaults = {"api_token": "CLOUDFLARE_API_TOKEN"}
+    guarantee = "atomic batch (read-compare before)"
     credentials = "API token: CLOUDFLARE_API_TOKEN or api_token = \"env:VAR\" / \"file:PATH\""
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        reference = self.settings.get("api_token") or ("env:CLOUDFLARE_API_TOKEN"
-                                                         if os.environ.get("CLOUDFLARE_API_TOKEN") else None)
-        if not reference:
+        self._token = self.secret("api_token")
+        if not self._token:
             raise ProviderError("cloudflare: no API token: set CLOUDFLARE_API_TOKEN or [providers.cloudflare] "
                                 "api_token = \"env:VAR\"")
-        self._token = resolve_secret(reference, "providers.cloudflare.api_token")
         self._client = None
         self._zones: dict[str, str] = {}
         if self.settings.get("verify", "nameservers") not in ("nameservers", "api"):
@@ -143,32 +140,42 @@ class CloudflareProvider(Provider):
     def read_txt(self, name: str) -> list[str]:
         return ["".join(s) for s in self.read_txt_strings(name)]
 
-    def _write(self, change: Change) -> None:
-        zone_id = self.zone_id(change.name)
-        records = self._records(change.name)
-        values = ["".join(content_strings(r.content)) for r in records]
-        if not same_values(values, change.before):
-            raise ConflictError(change.name, change.before, values)
-        unchanged = list(change.after)
-        stale = []
-        for record, value in zip(records, values, strict=True):
-            if value in unchanged:
-                unchanged.remove(value)
-            else:
-                stale.append(record)
-        fqdn = change.name.rstrip(".").lower()
+    def _apply(self, zone: str, changes: Sequence[Change]) -> None:
+        zone_id = self.zone_id(changes[0].name)
         ttl = int(self.settings.get("ttl", 1))
-        records_api = self.client.dns.records
-        for value in unchanged:  # new values: reuse a stale record (edit in place) or create one
-            if stale:
-                record = stale.pop(0)
-                self._call(f"updating TXT {fqdn}", records_api.edit, record.id, zone_id=zone_id, name=fqdn,
-                           type="TXT", content=value, ttl=record.ttl or ttl)
-            else:
-                self._call(f"creating TXT {fqdn}", records_api.create, zone_id=zone_id, name=fqdn, type="TXT",
-                           content=value, ttl=ttl)
-        for record in stale:
-            self._call(f"deleting TXT {fqdn}", records_api.delete, record.id, zone_id=zone_id)
+        deletes: list[dict] = []
+        patches: list[dict] = []
+        posts: list[dict] = []
+        for change in changes:
+            records = self._records(change.name)
+            values = ["".join(content_strings(r.content)) for r in records]
+            if not same_values(values, change.before):
+                raise ConflictError(change.name, change.before, values)
+            fqdn = change.name.rstrip(".").lower()
+            new = list(change.after)
+            stale = []
+            for record, value in zip(records, values, strict=True):
+                if value in new:
+                    new.remove(value)  # unchanged: left alone
+                else:
+                    stale.append(record)
+            for value in new:  # a new value reuses a stale record (its id, comment and tags) or is created
+                if stale:
+                    record = stale.pop(0)
+                    patches.append({"id": record.id, "name": fqdn, "type": "TXT", "content": value,
+                                    "ttl": record.ttl or ttl})
+                else:
+                    posts.append({"name": fqdn, "type": "TXT", "content": value, "ttl": ttl})
+            deletes += [{"id": record.id} for record in stale]
+        if not (deletes or patches or posts):
+            return
+        self._call("writing the changes of the zone in one batch", self.client.dns.records.batch, zone_id=zone_id,
+                   deletes=deletes, patches=patches, posts=posts)
+        for change in changes:  # read back: what Cloudflare holds now is what was asked
+            seen = self.read_txt(change.name)
+            if not same_values(seen, change.after):
+                raise IncompleteError(f"cloudflare: written, but {change.name} reads back {len(seen)} other value(s) "
+                                      "(the API lags, or another writer): check it with `spfguard check`")
 
     def authoritative(self, domain: str) -> list[str]:
         if self.settings.get("verify", "nameservers") == "api":

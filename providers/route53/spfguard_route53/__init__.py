@@ -2,48 +2,43 @@
 
 Credentials come from boto3's default chain (environment, shared profiles — ``profile`` setting —, instance
 roles); ``AWS_ENDPOINT_URL`` is honoured by boto3 itself. The hosted zone is the one whose name is the longest
-suffix of the record name (or ``zone_id``). A write reads the TXT set and compares it with the plan's values,
-then sends one change batch: an UPSERT of the whole TXT set (or, to remove it, a DELETE of the exact set,
-which Route 53 refuses if it changed meanwhile). :meth:`wait` waits for the change to be INSYNC.
+suffix of the record name (or ``zone_id``).
 
-Settings (``[providers.route53]``): ``zone_id``, ``profile``, ``ttl`` (new sets, default 300),
-``verify`` (``nameservers``, the default, or ``api``: read back through Route 53).
+The changes of a zone are **one** change batch: for every name, a DELETE of the exact TXT set read (its TTL and
+values as Route 53 returned them) and a CREATE of the new set (a CREATE alone when there was none). Route 53
+refuses the whole batch when a DELETE does not match the current set or a CREATE finds one: an atomic
+compare-and-set. :meth:`wait` waits for the change to be INSYNC.
+
+Settings (``[providers.route53]``): ``zone_id``, ``profile``, ``region`` (default us-east-1: Route 53 is
+global), ``ttl`` (new sets, default 300), ``verify`` (``nameservers``, the default, or ``api``: read back through
+Route 53).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
 from spfguard.errors import IncompleteError
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.txt import quote, unquote, zone_for
 
 DEFAULT_TTL = 300
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\(\d{3}|.)", lambda m: chr(int(m.group(1), 8)) if m.group(1).isdigit() else m.group(1), text)
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def parse_value(value: str) -> tuple[str, ...]:
-    """Route 53 TXT value ('"abc" "def"') -> its character-strings."""
-    strings = _QUOTED.findall(value)
-    return tuple(_unescape(s) for s in strings) if strings else (value,)
+    """Route 53 TXT value ('"abc" "def"', octal escapes) -> its character-strings."""
+    return unquote(value, octal=True)
 
 
 def format_value(strings: list[str]) -> str:
-    return " ".join(f'"{_escape(s)}"' for s in strings)
+    return quote(strings)
 
 
 class Route53Provider(Provider):
     name = "route53"
-    settings_keys = ("zone_id", "profile", "ttl", "verify", "region", "timeout")
+    settings_keys = ("zone_id", "profile", "ttl", "verify", "region")
+    guarantee = "atomic compare-and-set"
     credentials = "boto3's chain: AWS_* environment, shared profile (profile = \"NAME\"), instance role"
 
     def __init__(self, settings=None):
@@ -116,12 +111,10 @@ class Route53Provider(Provider):
             for zone in self._call("list_hosted_zones"):
                 if not zone.get("Config", {}).get("PrivateZone"):
                     self._zones[zone["Name"].rstrip(".").lower()] = zone["Id"].split("/")[-1]
-        labels = name.rstrip(".").lower().split(".")
-        for i in range(len(labels)):
-            zone_id = self._zones.get(".".join(labels[i:]))
-            if zone_id:
-                return zone_id
-        raise ProviderError(f"route53: no public hosted zone for {name} in this account")
+        zone = zone_for(name, self._zones)
+        if zone is None:
+            raise ProviderError(f"route53: no public hosted zone for {name} in this account")
+        return self._zones[zone]
 
     def zone_of(self, name: str) -> str:
         zone_id = self.zone_id(name)
@@ -143,25 +136,28 @@ class Route53Provider(Provider):
     def read_txt(self, name: str) -> list[str]:
         return ["".join(strings) for strings in self.read_txt_strings(name)]
 
-    def _write(self, change: Change) -> None:
-        current = self._rrset(change.name)
-        values = ["".join(parse_value(r["Value"])) for r in (current or {}).get("ResourceRecords", [])]
-        if not same_values(values, change.before):
-            raise ConflictError(change.name, change.before, values)
-        if change.after:
-            ttl = current["TTL"] if current else int(self.settings.get("ttl", DEFAULT_TTL))
-            batch = [{"Action": "UPSERT", "ResourceRecordSet": {
-                "Name": change.name.rstrip(".") + ".", "Type": "TXT", "TTL": ttl,
-                "ResourceRecords": [{"Value": format_value(change.strings_for(v))} for v in change.after]}}]
-        elif current is not None:
-            batch = [{"Action": "DELETE", "ResourceRecordSet": current}]
-        else:
+    def _apply(self, zone: str, changes: Sequence[Change]) -> None:
+        batch = []
+        for change in changes:
+            current = self._rrset(change.name)
+            values = ["".join(parse_value(r["Value"])) for r in (current or {}).get("ResourceRecords", [])]
+            if not same_values(values, change.before):
+                raise ConflictError(change.name, change.before, values)
+            if current is not None:  # the exact set as read: Route 53 refuses the batch if it changed since
+                batch.append({"Action": "DELETE", "ResourceRecordSet": current})
+            if change.after:
+                ttl = current["TTL"] if current else int(self.settings.get("ttl", DEFAULT_TTL))
+                batch.append({"Action": "CREATE", "ResourceRecordSet": {
+                    "Name": change.name.rstrip(".") + ".", "Type": "TXT", "TTL": ttl,
+                    "ResourceRecords": [{"Value": format_value(change.strings_for(v))} for v in change.after]}})
+        if not batch:
             return
         try:
-            result = self._call("change_resource_record_sets", HostedZoneId=self.zone_id(change.name),
+            result = self._call("change_resource_record_sets", HostedZoneId=self.zone_id(changes[0].name),
                                 ChangeBatch={"Comment": "spfguard fix", "Changes": batch})
         except _Conflict:
-            raise ConflictError(change.name, change.before, self.read_txt(change.name)) from None
+            moved = next((c for c in changes if not same_values(self.read_txt(c.name), c.before)), changes[0])
+            raise ConflictError(moved.name, moved.before, self.read_txt(moved.name)) from None
         self._change_ids.append(result["ChangeInfo"]["Id"])
 
     def wait(self, changes, timeout: float = 120.0) -> None:

@@ -1,5 +1,12 @@
-"""The contract every provider passes (see spfguard/provider/base.py). A provider's test module subclasses
-:class:`ProviderContract` and supplies three fixtures:
+"""The contract every provider passes (see :mod:`spfguard.provider.base`), shipped in the package (as certbot
+ships ``dns_test_common``) so that a provider written outside this repository can run it with pytest::
+
+    from spfguard.provider.testing import ProviderContract
+
+    class TestMyProvider(ProviderContract):
+        ...
+
+A provider's test module subclasses :class:`ProviderContract` and supplies three fixtures:
 
 * ``provider`` — a provider for a zone the test may change;
 * ``name`` — a fresh owner name inside that zone, with no TXT records yet;
@@ -11,8 +18,7 @@ from __future__ import annotations
 
 import pytest
 
-from spfguard.fix.plan import Change
-from spfguard.provider.base import ConflictError
+from spfguard.provider.base import Change, ConflictError
 
 LONG = "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(1, 30)) + " -all"  # > 255 bytes
 
@@ -70,3 +76,26 @@ class ProviderContract:
         with pytest.raises(ConflictError) as info:
             provider.apply([Change(name, ("v=spf1 -all",), ("v=spf1 +all",))])
         assert self.secret not in str(info.value)
+
+    def test_the_changes_of_a_zone_are_one_write(self, provider, name, backdoor):
+        """A plan of several names that conflicts on the last one writes none of them."""
+        first, second = f"_spf1.{name}", f"_spf2.{name}"
+        backdoor(name, ["v=spf1 -all"])
+        plan = [Change(second, (), ("v=spf1 ip4:192.0.2.2 -all",)), Change(first, (), ("v=spf1 ip4:192.0.2.1 -all",)),
+                Change(name, ("v=spf1 ~all",), ("v=spf1 include:" + first + " -all",))]  # stale before
+        with pytest.raises(ConflictError):
+            provider.apply(plan)
+        assert provider.read_txt(first) == [] and provider.read_txt(second) == []
+        assert provider.read_txt(name) == ["v=spf1 -all"]
+
+    def test_a_plan_of_several_names_lands_whole(self, provider, name):
+        child = f"_spf1.{name}"
+        provider.apply([Change(child, (), ("v=spf1 ip4:192.0.2.0/24 -all",)),
+                        Change(name, (), ("v=spf1 include:" + child + " -all",))])
+        assert provider.read_txt(child) == ["v=spf1 ip4:192.0.2.0/24 -all"]
+        assert provider.read_txt(name) == ["v=spf1 include:" + child + " -all"]
+
+    def test_guarantee_is_declared(self, provider):
+        from spfguard.provider.base import GUARANTEES
+
+        assert provider.guarantee in GUARANTEES
