@@ -113,10 +113,11 @@ async def _given(value):
 WINDOW = 256  # domains audited at once: enough to keep hundreds of queries in flight, bounded memory
 
 
-async def audit_stream(domains: Sequence[str], dns: DnsClient, *, window: int = WINDOW,
+async def audit_stream(domains: Sequence[str], dns: DnsClient, *, window: int = WINDOW, per_domain=None,
                        **kwargs) -> AsyncIterator[tuple[int, Report]]:
     """Audit up to ``window`` domains at once (sharing the DNS client and its cache) and yield each report in
-    input order as soon as it and those before it are done. Tasks are started as others finish, so memory
+    input order as soon as it and those before it are done (``per_domain(name)``: more keyword arguments for one
+    domain's audit). Tasks are started as others finish, so memory
     stays bounded however long the list (at most ``4 × window`` finished reports wait for a slow one)."""
     running: dict[asyncio.Task, int] = {}
     finished: dict[int, Report] = {}
@@ -124,7 +125,8 @@ async def audit_stream(domains: Sequence[str], dns: DnsClient, *, window: int = 
     try:
         while next_out < len(domains):
             while next_start < len(domains) and len(running) < window and next_start - next_out < 4 * window:
-                running[asyncio.ensure_future(audit(domains[next_start], dns, **kwargs))] = next_start
+                extra = per_domain(domains[next_start]) if per_domain else {}  # e.g. each domain's expected senders
+                running[asyncio.ensure_future(audit(domains[next_start], dns, **kwargs, **extra))] = next_start
                 next_start += 1
             if next_out in finished:
                 yield next_out, finished.pop(next_out)

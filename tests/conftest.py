@@ -34,6 +34,28 @@ def knot(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL (Debian package postgresql) on a loopback port, as an unprivileged user."""
+    import glob
+
+    pytest.importorskip("psycopg", reason="psycopg is a test extra: pip install '.[test]'")
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    require_tool("postgres", "postgresql", "".join(f":{p}" for p in found))
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres(postgres_server):
+    """An empty database for one test."""
+    postgres_server.reset()
+    return postgres_server
+
+
+@pytest.fixture(scope="session")
 def relay(knot):
     """A relay in front of Knot that never answers for names under blackhole.spfguard.test."""
     r = DnsRelay(("127.0.0.1", knot.port), blackhole=("blackhole.spfguard.test",)).start()

@@ -14,7 +14,8 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from spfguard.monitor.settings import parse_monitor
-from spfguard.monitor.store import Store, locked
+from spfguard.monitor.store import SqliteStore as Store
+from spfguard.monitor.store import locked
 from spfguard.provider.base import Change
 from spfguard.provider.rfc2136 import Rfc2136Provider
 from tests.support.knot import TSIG_ALGORITHM, TSIG_NAME
@@ -153,10 +154,12 @@ def test_the_lock_prevents_overlapping_runs(knot, hook, tmp_path):
     config = write_config(tmp_path, hook, [("mon.spfguard.test", [])])
     with locked(tmp_path / "state.sqlite"):
         result = monitor(config, knot.address)
-    assert result.returncode == 2 and "another monitor run" in result.stderr
+    assert result.returncode == 3 and "another monitor run" in result.stderr
 
 
 def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch):
+    """Each domain is recorded in one transaction: a run that dies part-way leaves the domains it finished fully
+    recorded, the others untouched."""
     from spfguard.dns.live import LiveDns
     from spfguard.monitor import run as run_module
 
@@ -166,24 +169,38 @@ def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch
     before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
     settings = parse_monitor(__import__("tomllib").loads(config.read_text()))
     store = Store(db)
+    original = store.record_domain
+    calls = []
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("disk full")
+    def second_call_dies(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(store, "add_snapshot", boom)
+    monkeypatch.setattr(store, "record_domain", second_call_dies)
     with pytest.raises(RuntimeError):
         run_module.run_once(settings, LiveDns([knot.address]), store)
     store.close()
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == before
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    connection = sqlite3.connect(db)
+    assert connection.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == before + 1
+    recorded = {d for (d,) in connection.execute("SELECT domain FROM snapshots WHERE run_id = (SELECT MAX(id) FROM "
+                                                 "runs)")}
+    assert recorded == {calls[0]}
+    assert connection.execute("SELECT finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0] is None
 
 
 def test_shards_split_the_domain_list(knot, hook, tmp_path):
-    config = write_config(tmp_path, hook, [("mon.spfguard.test", []), ("deep.spfguard.test", []),
-                                           ("l4.spfguard.test", [])])
-    zero = monitor(config, knot.address, "--shard", "0/2")
-    one = monitor(config, knot.address, "--shard", "1/2")
-    assert "2 domain(s) checked" in zero.stdout and "1 domain(s) checked" in one.stdout
+    """By a hash of the name: every domain in exactly one shard, wherever it sits in the list."""
+    names = ["mon.spfguard.test", "deep.spfguard.test", "l4.spfguard.test", "f1.spfguard.test", "f2.spfguard.test"]
+    config = write_config(tmp_path, hook, [(n, []) for n in names])
+    counts = []
+    for k in range(2):
+        out = monitor(config, knot.address, "--shard", f"{k}/2").stdout
+        counts.append(int(out.split("monitor: ")[1].split(" domain")[0]))
+    assert sum(counts) == len(names)
+    recorded = [d for (d,) in sqlite3.connect(tmp_path / "state.sqlite").execute("SELECT domain FROM snapshots")]
+    assert sorted(recorded) == sorted(names)  # none twice, none missing
     bad = monitor(config, knot.address, "--shard", "2/2")
     assert bad.returncode == 2 and "--shard" in bad.stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spfguard.monitor.run import run_once
 from spfguard.monitor.settings import AlertSettings, DomainSettings, MonitorSettings, Route
-from spfguard.monitor.store import Store
+from spfguard.monitor.store import SqliteStore as Store
 from tests.helpers import zone
 
 
@@ -34,17 +34,25 @@ def test_vendor_data_version_change_is_reported_once(tmp_path):
 
 
 def test_an_undelivered_alert_is_sent_again(tmp_path):
+    from tests.support.webhook import WebhookReceiver
+
     dns = zone(**{"example.com": ["v=spf1 +all"]})
     store = Store(tmp_path / "s.sqlite")
     config = settings(tmp_path, "example.com", webhook="http://127.0.0.1:9/hook")
     first = run_once(config, dns, store)
     assert first.alert_errors and [(e.code, e.key) for e in first.events] == [("spf-error", "permissive-all")]
     second = run_once(config, dns, store)
-    assert second.alert_errors and second.events  # not delivered before: tried again
-    config.alerts.default.webhook = None
-    third = run_once(config, dns, store)
-    assert third.events and not third.alert_errors  # delivered (no sink can fail): now quiet
-    assert run_once(config, dns, store).events == []
+    assert second.alert_errors and second.events == []  # nothing new, but the pending alert was tried again
+    assert store.pending_count() == {"default/webhook": 1}
+    hook = WebhookReceiver()
+    try:
+        config.alerts.default.webhook = hook.url
+        third = run_once(config, dns, store)
+        assert not third.alert_errors and third.delivered == 1
+        assert [e["code"] for e in hook.posts[0]["events"]] == ["spf-error"]
+        assert run_once(config, dns, store).delivered == 0 and len(hook.posts) == 1  # delivered once: now quiet
+    finally:
+        hook.stop()
 
 
 def test_record_and_range_changes(tmp_path):

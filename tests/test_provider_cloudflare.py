@@ -189,3 +189,9 @@ def test_the_13_lookup_record_without_aaaa_is_fixed_through_cloudflare(env, tmp_
     out = capsys.readouterr().out
     assert code == 0, out
     assert "lookups 13 → 9" in out and "IPv6 senders: 4 void lookups" in out and "permerror for IPv6 senders" in out
+
+
+def test_inventory_lists_the_zones(env, capsys):
+    assert main(["inventory", "--provider", "cloudflare"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["domain,tenant,expect,provider,tags",
+                                                    "spfguard.test,,,cloudflare,"]

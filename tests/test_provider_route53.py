@@ -218,3 +218,20 @@ def test_the_13_lookup_record_without_aaaa_is_fixed_through_route53(moto_env, tm
     assert code == 0, out
     assert "lookups 13 → 9" in out and "IPv6 senders: 4 void lookups" in out and "permerror for IPv6 senders" in out
     assert "include:o1.spfguard.test" not in Route53Provider().read_txt("v6over.spfguard.test")[0]
+
+
+def test_inventory_lists_the_public_zones(moto_env, tmp_path, capsys):
+    client, _ = moto_env
+    client.create_hosted_zone(Name="private.internal.", CallerReference="private",
+                              VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-12345678"},
+                              HostedZoneConfig={"PrivateZone": True})
+    client.create_hosted_zone(Name="second.example.", CallerReference="second")
+    out = tmp_path / "domains.csv"
+    out.write_text("domain,tenant,expect,provider,tags\nsecond.example,acme,microsoft365,route53,vip\n"
+                   "gone.example,acme,,route53,\n")
+    assert main(["inventory", "--provider", "route53", "--output", str(out), "--tenant", "newco"]) == 0
+    rows = out.read_text().splitlines()
+    assert rows[0] == "domain,tenant,expect,provider,tags"
+    assert "second.example,acme,microsoft365,route53,vip" in rows  # refreshed: its columns kept
+    assert "spfguard.test,newco,,route53," in rows and not any("private.internal" in r for r in rows)
+    assert "gone.example is no longer in the route53 account" in capsys.readouterr().err

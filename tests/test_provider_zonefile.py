@@ -114,3 +114,14 @@ def test_fix_and_rollback_through_the_cli(tmp_path, monkeypatch, capsys):
         {"path": str(TEST_ZONES / "spfguard.test.zone")}).read_txt_strings("bigco.spfguard.test")
     assert restored.count("\n") == original.count("\n")
     assert main(["rollback", str(backup), "--provider", "rfc2136"]) == 2  # not the provider of the backup
+
+
+def test_inventory_of_a_zone_file_and_of_a_provider_that_cannot_list(tmp_path, capsys, monkeypatch):
+    from spfguard.cli.main import main as cli
+
+    monkeypatch.setenv("SPFGUARD_ZONEFILE", str(DEMO_ZONES / "aacn.org.zone"))
+    assert cli(["inventory", "--provider", "zonefile"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "aacn.org,,,zonefile,"
+    monkeypatch.setenv("SPFGUARD_RFC2136_SERVER", "127.0.0.1:53")
+    assert cli(["inventory", "--provider", "rfc2136"]) == 1
+    assert "listing zones is not supported" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from spfguard.cli import connector as connector_cmd
 from spfguard.cli import evaluate as eval_cmd
 from spfguard.cli import fix as fix_cmd
 from spfguard.cli import help as _help  # noqa: F401 - plain metavars in help and usage
+from spfguard.cli import inventory as inventory_cmd
 from spfguard.cli import monitor as monitor_cmd
 from spfguard.cli import providers as providers_cmd
 from spfguard.cli import ranges as ranges_cmd
@@ -35,6 +36,7 @@ app.command("eval")(eval_cmd.evaluate)
 app.command("fix")(fix_cmd.fix)
 app.command("rollback")(fix_cmd.rollback)
 app.command("providers")(providers_cmd.providers)
+app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(ranges_cmd.app, name="ranges")
 app.add_typer(connector_cmd.app, name="connector")
 app.add_typer(monitor_cmd.app, name="monitor")

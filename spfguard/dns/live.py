@@ -1,11 +1,12 @@
 """Live DNS through dnspython's asyncio resolver.
 
-One :class:`LiveDns` per run: its cache (keyed by name and type, in-flight queries shared) and its
-concurrency limit belong to the instance, never to the module. It may be used from more than one event loop
-in turn (``fix`` plans, then verifies): queries in flight belong to the loop that started them, finished answers
-are kept, and the concurrency limit is rebuilt for each loop. Truncated UDP answers are retried over TCP by
-dnspython; a CNAME chain that ends outside the answer (an authoritative server only follows its own zones) is
-followed with further queries.
+One :class:`LiveDns` per run: its cache (keyed by name and type, in-flight queries shared, bounded, least
+recently used out first) and its concurrency limit belong to the instance, never to the module. It may be used
+from more than one event loop in turn (``fix`` plans, then verifies): queries in flight belong to the loop that
+started them, finished answers are kept, and the concurrency limit is rebuilt for each loop. Truncated UDP
+answers are retried over TCP by dnspython; a CNAME chain that ends outside the answer (an authoritative server
+only follows its own zones) is followed with further queries. ``max_qps`` caps the queries per second to each
+nameserver, so that a fleet run does not get its user rate-limited by a public resolver.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class LiveDns:
         timeout: float = 2.0,
         retries: int = 2,
         concurrency: int = 64,
-        cache_size: int = 100_000,
+        cache_size: int = 20_000,
         max_qps: float | None = None,
     ):
         self.nameservers = [n if isinstance(n, NameserverAddress) else NameserverAddress.parse(n)
@@ -103,13 +104,15 @@ class LiveDns:
         self._bind()
         key = (normalise_name(name), rdtype)
         entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)  # least recently used goes first: vendor chains shared by many stay
         if isinstance(entry, Answer):
             return entry
         if entry is None or entry.done() and entry.cancelled():
             entry = asyncio.ensure_future(self._resolve(key[0], rdtype))
             entry.add_done_callback(lambda f, key=key: self._keep(key, f))
             self._cache[key] = entry
-            if len(self._cache) > self.cache_size:  # least recently added first; awaiters keep their future
+            if len(self._cache) > self.cache_size:  # least recently used first; awaiters keep their future
                 self._cache.popitem(last=False)
         return await asyncio.shield(entry)
 

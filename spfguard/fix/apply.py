@@ -132,23 +132,24 @@ def _strings(value, where: str, field_name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def record_provenance(plan: Plan, settings: dict) -> Path | None:
+def record_provenance(plan: Plan, settings: dict) -> str | None:
     """Tell the monitor which includes this plan flattened, so that it keeps watching their sources: in the
     monitor's store (the config's [monitor] state, else the default one when it exists)."""
     from spfguard.monitor.settings import default_state
-    from spfguard.monitor.store import Store
+    from spfguard.monitor.store import open_store
 
     monitor = settings.get("monitor") if isinstance(settings.get("monitor"), dict) else None
     state = monitor.get("state") if monitor else None
-    path = Path(os.path.expanduser(state)) if isinstance(state, str) else default_state()
-    if monitor is None and not path.exists():
+    location = (state if state.startswith(("postgresql://", "postgres://")) else os.path.expanduser(state)) \
+        if isinstance(state, str) else default_state()
+    if monitor is None and not Path(location).exists():
         return None
-    store = Store(path)
+    store = open_store(location)
     try:
         store.record_flattened(plan.domain, {f.include: f.ranges for f in plan.flattened})
     finally:
         store.close()
-    return path
+    return store.location
 
 
 @dataclass

@@ -27,8 +27,8 @@ def summary(events: list[Event], title: str = "") -> str:
     return "\n".join([safe(head), *(f"• [{e.code}] {safe(e.message)}" for e in events)])
 
 
-def send_webhook(url: str, events: list[Event], timeout: float = 20.0, title: str = "") -> None:
-    body = json.dumps({"text": summary(events, title), "events": [e.to_json() for e in events]}).encode()
+def post_json(url: str, payload: dict, timeout: float = 20.0) -> None:
+    body = json.dumps(payload).encode()
     try:
         status, _ = http_request(url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout)
     except DeadlineExceeded as err:
@@ -39,13 +39,16 @@ def send_webhook(url: str, events: list[Event], timeout: float = 20.0, title: st
         raise AlertError(f"webhook answered HTTP {status}")
 
 
-def send_email(settings: EmailSettings, events: list[Event], timeout: float = 20.0, title: str = "") -> None:
-    text = summary(events, title)
+def send_webhook(url: str, events: list[Event], timeout: float = 20.0, title: str = "") -> None:
+    post_json(url, {"text": summary(events, title), "events": [e.to_json() for e in events]}, timeout)
+
+
+def send_mail(settings: EmailSettings, subject: str, body: str, timeout: float = 20.0) -> None:
     message = EmailMessage()
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.to)
-    message["Subject"] = text.splitlines()[0]
-    message.set_content(text + "\n")
+    message["Subject"] = subject
+    message.set_content(body + "\n")
     smtp = smtplib.SMTP(timeout=timeout + 1)  # per read; the total deadline below decides
     smtp._host = settings.host  # the name STARTTLS checks the certificate against (set by __init__ only)
     try:
@@ -69,3 +72,8 @@ def send_email(settings: EmailSettings, events: list[Event], timeout: float = 20
         raise AlertError(f"cannot send mail through {settings.host}:{settings.port}: {err}") from None
     finally:
         smtp.close()
+
+
+def send_email(settings: EmailSettings, events: list[Event], timeout: float = 20.0, title: str = "") -> None:
+    text = summary(events, title)
+    send_mail(settings, text.splitlines()[0], text, timeout)

@@ -29,9 +29,12 @@ class Event:
     key: str
     message: str
     data: dict = field(default_factory=dict)
+    tenant: str | None = None
+    id: int | None = None  # set when the store queues it (receivers may use it to recognise a repeat)
+    at: float | None = None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "at"}
 
 
 def _owner(name: str) -> str:

@@ -1,36 +1,50 @@
-"""One monitor run: check every configured domain concurrently, store snapshots, raise events, notify on
-change, and return the exit code of the current state (0 healthy, 1 problems, 3 could not check)."""
+"""One monitor run, in stages:
+
+1. **check** — the shard's domains, concurrently (a bounded window); as each domain completes, the pure step
+   (:mod:`spfguard.monitor.step`) turns its snapshot into events and problem updates, and the store records all
+   of it — snapshot, problems, events and their deliveries — in one transaction;
+2. **auto-fix** — for the domains whose only drift is a vendor's (``--auto-fix``);
+3. **notify** — the outbox, one message per sink (:mod:`spfguard.monitor.delivery`);
+4. **retention** — snapshots older than ``keep_runs`` runs.
+
+The exit code is the current state of the shard: 0 healthy, 1 problems, 3 could not check.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
-from spfguard.audit import audit
+from spfguard.audit import audit_stream
 from spfguard.dns.base import DnsClient, within
-from spfguard.monitor import drift
-from spfguard.monitor.alerts import AlertError, send_email, send_webhook
+from spfguard.monitor import ops
+from spfguard.monitor.delivery import deliver, sinks_for
 from spfguard.monitor.drift import Event
-from spfguard.monitor.settings import MonitorSettings
+from spfguard.monitor.settings import DomainSettings, MonitorSettings
+from spfguard.monitor.shard import in_shard
 from spfguard.monitor.snapshot import take
+from spfguard.monitor.step import step
 from spfguard.monitor.store import Store
 from spfguard.policy import decide
 from spfguard.tree import walk
 from spfguard.vendors.coverage import sender_sets
 
-WINDOW = 256  # domains in flight at once: memory stays bounded however long the list
-
 
 @dataclass
 class RunResult:
     exit_code: int
-    events: list[Event] = field(default_factory=list)  # notified this run
+    events: list[Event] = field(default_factory=list)  # raised this run
     problems: int = 0
     incomplete: list[str] = field(default_factory=list)
     alert_errors: list[str] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     checked: int = 0
+    problem_codes: Counter = field(default_factory=Counter)
+    duration: float = 0.0
+    delivered: int = 0
 
 
 async def source_ranges(include: str, dns: DnsClient) -> list[str] | None:
@@ -42,128 +56,110 @@ async def source_ranges(include: str, dns: DnsClient) -> list[str] | None:
     return [str(n) for v in (4, 6) for n in policy.passes(v).cidrs()]
 
 
-async def _snapshots(settings: MonitorSettings, domains, dns: DnsClient, ms_version, flattened: dict):
-    window = asyncio.Semaphore(WINDOW)
-    expected = sorted({p for d in domains for p in d.expect})
-    senders = {s.platform.name: s for s in await sender_sets(expected, dns)}
-
-    async def one(domain):
-        async with window:
-            mine = [senders[p] for p in domain.expect]
-            report = await audit(domain.name, dns, warn_lookups=settings.warn_lookups, senders=mine)
-            sources = {}
-            for include in flattened.get(domain.name, {}):
-                ranges = await source_ranges(include, dns)
-                if ranges is not None:
-                    sources[include] = ranges
-            return take(report, ms_version, mine, sources)
-
-    return await asyncio.gather(*(one(d) for d in domains))
+def shard_label(shard: tuple[int, int]) -> str:
+    return f"{shard[0]}/{shard[1]}"
 
 
-def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: tuple[int, int] = (0, 1),
-             now: float | None = None, ms_version: str | None = None, auto_fix=None) -> RunResult:
+async def run_monitor(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: tuple[int, int] = (0, 1),
+                      now: float | None = None, ms_version: str | None = None, auto_fix=None) -> RunResult:
+    started = time.monotonic()
     now = time.time() if now is None else now
-    k, n = shard
-    domains = [d for i, d in enumerate(settings.domains) if i % n == k]
-    flattened = {d.name: store.flattened(d.name) for d in domains}
-    snapshots = asyncio.run(_snapshots(settings, domains, dns, ms_version, flattened))
+    label = shard_label(shard)
+    domains = [d for d in settings.domains if in_shard(d.name, shard)]
+    run_id = store.begin_run(label, now, ms_version)
     result = RunResult(0, checked=len(domains))
-    to_notify: list[Event] = []
-    previous_version = store.last_ms_version()
-    if ms_version and previous_version and ms_version != previous_version:
-        to_notify.append(Event("*", "vendor-ranges-updated", "microsoft365",
-                               f"Microsoft 365 endpoint data changed: version {previous_version} → {ms_version}"))
-    pending: list[list] = []  # store writes, all in one transaction below
-    for domain, snap in zip(domains, snapshots, strict=True):
-        last = store.last_snapshot(domain.name)
-        last_complete = store.last_snapshot(domain.name, complete=True)
-        changes = drift.changes(snap, last_complete)
-        current = drift.problems(snap, last, settings.warn_lookups)
-        stored = store.problems(domain.name)
-        if snap["incomplete"]:
-            result.incomplete.append(domain.name)
-        for (code, key), message in current.items():
-            if (code, key) not in stored:
-                to_notify.append(Event(domain.name, code, key, message))
-                pending.append(["set", domain.name, code, key, message, now, None])  # None: notified now
-                continue
-            _, since, notified = stored[(code, key)]
-            if not notified:  # the last notification failed: send it again
-                to_notify.append(Event(domain.name, code, key, message))
-                notified = None
-            elif settings.remind_after is not None and now - notified >= settings.remind_after:
-                to_notify.append(Event(domain.name, code, key, "still: " + message))
-                notified = None
-            pending.append(["set", domain.name, code, key, message, since, notified])
-        for (code, key), (message, _, _) in stored.items():
-            if (code, key) in current:
-                continue
-            if snap["incomplete"] and code != "check-failing":
-                continue  # cannot tell whether it cleared
-            to_notify.append(Event(domain.name, "resolved", f"{code}:{key}".rstrip(":"), f"resolved: {message}",
-                                   {"problem": code}))
-            pending.append(["clear", domain.name, code, key])
-        to_notify.extend(changes)
-        if auto_fix is not None and _only_vendor_drift(changes, current, snap, domain, flattened[domain.name]):
-            moved = {e.key: flattened[domain.name][e.key] for e in changes
-                     if e.code == "ranges-changed" and e.key in flattened[domain.name]}
-            written = auto_fix(domain, moved)
+
+    if ms_version:  # one shard of a fleet announces a change of the vendor data
+        previous = store.announce("ms_version", ms_version)
+        if previous is not None:
+            event = Event("*", "vendor-ranges-updated", "microsoft365",
+                          f"Microsoft 365 endpoint data changed: version {previous} → {ms_version}")
+            store.queue(run_id, [event], sinks_for(settings.alerts, None))
+            result.events.append(event)
+
+    candidates = await _check(settings, domains, dns, store, run_id, now, ms_version, result)
+    if auto_fix is not None:
+        for domain, moved in candidates:
+            written = await auto_fix(domain, moved)
             if written:
                 result.fixed.append(f"{domain.name}: {written}")
-        pending.append(["snapshot", snap])
-    result.problems = sum(1 for p in pending if p[0] == "set")
+
+    delivery = deliver(store, settings.alerts, time.time())
+    result.alert_errors = delivery.errors
+    result.delivered = len(delivery.sent)
+    if settings.keep_runs:
+        store.prune(label, settings.keep_runs)
     result.exit_code = 1 if result.problems else 3 if result.incomplete else 0
-    notified = _notify(settings, to_notify, result)
-    with store.transaction():  # a crash before this point leaves the store exactly as it was
-        run_id = store.add_run(now, ms_version)
-        for item in pending:
-            if item[0] == "set":
-                if item[6] is None:  # notified in this run: now, or 0 ("not yet") when sending failed
-                    item[6] = now if notified else 0.0
-                store.set_problem(*item[1:])
-            elif item[0] == "clear":
-                store.clear_problem(*item[1:])
-            else:
-                store.add_snapshot(run_id, item[1])
-        for event in to_notify:
-            store.add_event(run_id, event.domain, event.code, event.key, event.message, notified)
-        store.finish_run(run_id, result.exit_code)
-    result.events = to_notify
+    result.duration = time.monotonic() - started
+    store.finish_run(run_id, result.exit_code, result.checked, len(result.incomplete), result.problems,
+                     result.duration)
+    ops.emit("monitor run finished", shard=label, checked=result.checked, failing=len(result.incomplete),
+             problems=result.problems, events=len(result.events), delivered=result.delivered,
+             alert_errors=len(result.alert_errors), duration=round(result.duration, 3))
     return result
 
 
-def _only_vendor_drift(changes: list[Event], current: dict, snap: dict, domain, sources: dict) -> bool:
+async def _check(settings: MonitorSettings, domains: list[DomainSettings], dns: DnsClient, store: Store,
+                 run_id: int, now: float, ms_version: str | None,
+                 result: RunResult) -> list[tuple[DomainSettings, dict]]:
+    expected = sorted({p for d in domains for p in d.expect})
+    senders = {s.platform.name: s for s in await sender_sets(expected, dns)}
+    by_name = {d.name: d for d in domains}
+    candidates = []
+
+    async def snapshots():
+        async for index, report in audit_stream([d.name for d in domains], dns, warn_lookups=settings.warn_lookups,
+                                                per_domain=lambda name: {"senders": [senders[p] for p in
+                                                                                     by_name[name].expect]}):
+            domain = domains[index]
+            sources = {}
+            flattened = store.flattened(domain.name)
+            for include in flattened:
+                ranges = await source_ranges(include, dns)
+                if ranges is not None:
+                    sources[include] = ranges
+            yield domain, flattened, take(report, ms_version, [senders[p] for p in domain.expect], sources)
+
+    async for domain, flattened, snapshot in snapshots():
+        last, last_complete = store.last_snapshots(domain.name)
+        outcome = step(domain.name, domain.tenant, snapshot, last, last_complete, store.problems(domain.name),
+                       now=now, warn_lookups=settings.warn_lookups, remind_after=settings.remind_after)
+        store.record_domain(run_id, domain.name, domain.tenant, snapshot, outcome.updates, outcome.events,
+                            sinks_for(settings.alerts, domain.tenant))
+        result.events += outcome.events
+        result.problems += outcome.open
+        result.problem_codes.update(u.code for u in outcome.updates if u.message is not None)
+        if outcome.incomplete:
+            result.incomplete.append(domain.name)
+            ops.emit("domain could not be checked", logging.WARNING, domain=domain.name, tenant=domain.tenant,
+                     errors=snapshot["errors"][:3])
+        elif outcome.open:
+            ops.emit("domain has problems", logging.WARNING, domain=domain.name, tenant=domain.tenant,
+                     problems=sorted({u.code for u in outcome.updates if u.message is not None}))
+        if _only_vendor_drift(outcome, snapshot, domain, flattened):
+            moved = {e.key: flattened[e.key] for e in outcome.events
+                     if e.code == "ranges-changed" and e.key in flattened}
+            candidates.append((domain, moved))
+    return candidates
+
+
+def _only_vendor_drift(outcome, snap: dict, domain: DomainSettings, sources: dict) -> bool:
     """Auto-fix only when the drift is a vendor's: coverage of an expected platform lost under a flattened record,
     or the ranges of an include the domain has flattened changed — and nothing else happened: no change of the
     domain's own records, no other problem."""
     if not domain.provider or snap["incomplete"]:
         return False
     own = snap["domain"]
-    if any(e.code == "record-changed" and within(e.key, own) for e in changes):
+    if any(e.code == "record-changed" and within(e.key, own) for e in outcome.events):
         return False
-    codes = {code for code, _ in current}
+    codes = {u.code for u in outcome.updates if u.message is not None}
     if not codes <= {"coverage-lost"}:
         return False
-    moved = any(e.code == "ranges-changed" and e.key in sources for e in changes)
+    moved = any(e.code == "ranges-changed" and e.key in sources for e in outcome.events)
     chained = any(name.startswith("_spf") and name.endswith("." + own) for name in snap["records"])
     return moved or (codes == {"coverage-lost"} and chained)
 
 
-def _notify(settings: MonitorSettings, events: list[Event], result: RunResult) -> bool:
-    if not events:
-        return True
-    ok = True
-    sinks = []
-    timeout = settings.alerts.timeout
-    if settings.webhook:
-        sinks.append(("webhook", lambda: send_webhook(settings.webhook, events, timeout)))
-    if settings.email:
-        sinks.append(("email", lambda: send_email(settings.email, events, timeout)))
-    for name, send in sinks:
-        try:
-            send()
-        except AlertError as err:
-            ok = False
-            result.alert_errors.append(f"{name}: {err}")
-    return ok
+def run_once(settings: MonitorSettings, dns: DnsClient, store: Store, **kwargs) -> RunResult:
+    """:func:`run_monitor` in its own event loop (one per run)."""
+    return asyncio.run(run_monitor(settings, dns, store, **kwargs))

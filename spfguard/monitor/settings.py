@@ -77,7 +77,7 @@ class AlertSettings:
 
 @dataclass
 class MonitorSettings:
-    state: Path
+    state: str  # a SQLite file, or postgresql://… (shared by the shards of a fleet)
     nameservers: list[str] = field(default_factory=list)
     warn_lookups: int = 9
     domains: list[DomainSettings] = field(default_factory=list)
@@ -99,9 +99,9 @@ class MonitorSettings:
         return self.alerts.default.email
 
 
-def default_state() -> Path:
+def default_state() -> str:
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(base) / "spfguard" / "monitor.sqlite"
+    return str(Path(base) / "spfguard" / "monitor.sqlite")
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -143,8 +143,12 @@ def parse_monitor(config: dict[str, Any], base: Path | None = None) -> MonitorSe
     check_keys(monitor, "[monitor]", MONITOR_KEYS)
     platforms = load_catalogue().platforms
     state = get_str(monitor, "state", "monitor")
+    if state and state.startswith(("postgresql://", "postgres://")):
+        location = state
+    else:
+        location = str(_path(state, base)) if state else default_state()
     settings = MonitorSettings(
-        state=_path(state, base) if state else default_state(),
+        state=location,
         nameservers=get_list(monitor, "nameservers", "monitor"),
         warn_lookups=get_int(monitor, "warn_lookups", "monitor", 9, 1, 10),
         update_endpoints=get_bool(monitor, "update_endpoints", "monitor", False),

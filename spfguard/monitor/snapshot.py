@@ -5,6 +5,8 @@ from __future__ import annotations
 from spfguard.audit import LOOKUP_LIMIT, VOID_LIMIT, Report
 from spfguard.policy import RESULTS, decide
 
+SNAPSHOT_FORMAT = 2  # 1: spfguard 0.1 (no "format" key); 2: include_ranges also holds flattened sources
+
 
 def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, list[str]] | None = None) -> dict:
     """``senders``: the expected platforms' sender sets, whose changes matter even under a flattened record;
@@ -23,6 +25,7 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
     for include, cidrs in (sources or {}).items():
         includes.setdefault(include, cidrs)
     return {
+        "format": SNAPSHOT_FORMAT,
         "domain": report.domain,
         "incomplete": report.incomplete,
         "records": {n.name: n.record if n.record is not None else f"({n.status})" for n in tree.walk()},

@@ -1,5 +1,18 @@
-"""The monitor's state: SQLite, one transaction per run (a crashed run leaves the store as it was), and a
-lock file so that two runs never overlap."""
+"""The monitor's state store: one schema, two engines — SQLite (a file, the default) and PostgreSQL
+(``state = "postgresql://…"``, shared by every shard of a fleet).
+
+* **Versioned.** The schema version is stored; older stores are migrated on open, a store newer than this
+  program is refused with a clear message (never half-read).
+* **One transaction per domain.** A domain's snapshot, its problem updates, its events and their deliveries
+  (the outbox) are written together when its check completes, so memory stays bounded however large the
+  fleet, and a run killed at any point leaves every domain either fully recorded or untouched.
+* **Delivery is state.** An event is queued for each sink of its route (``default/webhook``,
+  ``acme/email`` …) in that same transaction, and marked delivered in one transaction right after the sink
+  accepted it: a run killed before sending sends on the next run (nothing lost), one that already sent does not
+  send again; a failing sink keeps only its own deliveries pending.
+* **Retention.** ``prune(keep_runs)`` deletes snapshots older than the last N runs of a shard (the latest, and
+  the latest complete, snapshot of every domain are always kept); problems, events and deliveries stay.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +21,426 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from spfguard.errors import UserError
+from spfguard.errors import IncompleteError, UserError
+from spfguard.monitor.drift import Event
+from spfguard.monitor.snapshot import SNAPSHOT_FORMAT
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started REAL, finished REAL, ms_version TEXT,
-                                 exit_code INTEGER);
-CREATE TABLE IF NOT EXISTS snapshots (run_id INTEGER, domain TEXT, incomplete INTEGER, data TEXT,
-                                      PRIMARY KEY (run_id, domain));
-CREATE TABLE IF NOT EXISTS events (run_id INTEGER, at REAL, domain TEXT, code TEXT, key TEXT, message TEXT,
-                                   notified INTEGER);
-CREATE TABLE IF NOT EXISTS problems (domain TEXT, code TEXT, key TEXT, message TEXT, since REAL,
-                                     last_notified REAL, PRIMARY KEY (domain, code, key));
-CREATE INDEX IF NOT EXISTS snapshots_domain ON snapshots (domain, run_id);
-CREATE TABLE IF NOT EXISTS flattened (domain TEXT, include TEXT, ranges TEXT, recorded REAL,
-                                      PRIMARY KEY (domain, include));
-"""
+SCHEMA_VERSION = 2
 
 
-class Busy(UserError):
-    """Another run holds the lock: not starting a second one."""
+class Busy(IncompleteError):
+    """Another run of the same shard holds the store: not starting a second one (exit 3: try later)."""
 
 
-def _make_folder(path: Path) -> None:
+@dataclass
+class StoredProblem:
+    message: str
+    since: float
+    last_notified: float
+
+
+@dataclass(frozen=True)
+class ProblemUpdate:
+    code: str
+    key: str
+    message: str | None = None  # None: the problem cleared
+    since: float = 0.0
+    last_notified: float = 0.0
+
+
+def _schema(serial: str, real: str) -> list[str]:
+    return [
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+        f"CREATE TABLE IF NOT EXISTS runs (id {serial}, shard TEXT, started {real}, finished {real}, ms_version TEXT, "
+        f"exit_code INTEGER, checked INTEGER, failing INTEGER, problems INTEGER, duration {real})",
+        "CREATE TABLE IF NOT EXISTS snapshots (run_id INTEGER, domain TEXT, tenant TEXT, incomplete INTEGER, "
+        "format INTEGER, data TEXT, PRIMARY KEY (run_id, domain))",
+        "CREATE INDEX IF NOT EXISTS snapshots_domain ON snapshots (domain, run_id)",
+        f"CREATE TABLE IF NOT EXISTS events (id {serial}, run_id INTEGER, at {real}, domain TEXT, tenant TEXT, "
+        "code TEXT, key TEXT, message TEXT, data TEXT)",
+        "CREATE INDEX IF NOT EXISTS events_domain ON events (domain, at)",
+        f"CREATE TABLE IF NOT EXISTS deliveries (event_id INTEGER, sink TEXT, delivered {real}, attempts INTEGER, "
+        "last_error TEXT, PRIMARY KEY (event_id, sink))",
+        "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (sink) WHERE delivered IS NULL",
+        f"CREATE TABLE IF NOT EXISTS problems (domain TEXT, code TEXT, key TEXT, message TEXT, since {real}, "
+        f"last_notified {real}, tenant TEXT, PRIMARY KEY (domain, code, key))",
+        f"CREATE TABLE IF NOT EXISTS flattened (domain TEXT, include TEXT, ranges TEXT, recorded {real}, "
+        "PRIMARY KEY (domain, include))",
+        "CREATE TABLE IF NOT EXISTS globals (key TEXT PRIMARY KEY, value TEXT)",
+    ]
+
+
+class Store:
+    """The SQL both engines share; a subclass supplies the connection, placeholders and DDL types."""
+
+    placeholder = "?"
+    location = ""
+
+    # ---- plumbing --------------------------------------------------------------------------------------
+
+    def _sql(self, query: str) -> str:
+        return query if self.placeholder == "?" else query.replace("?", self.placeholder)
+
+    def execute(self, query: str, params: tuple = ()):
+        return self.conn.execute(self._sql(query), params)
+
+    def rows(self, query: str, params: tuple = ()) -> list[tuple]:
+        return list(self.execute(query, params).fetchall())
+
+    def one(self, query: str, params: tuple = ()):
+        row = self.execute(query, params).fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+
+    def insert_id(self, query: str, params: tuple) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def reopen(self) -> Store:
+        """A new connection to the same store (the URL is kept private: it may hold a password)."""
+        return open_store(self._target)
+
+    @contextmanager
+    def lock(self, shard: str) -> Iterator[None]:
+        """Held for a whole run: a second run of the same shard does not start."""
+        raise NotImplementedError
+
+    # ---- schema ----------------------------------------------------------------------------------------
+
+    def _prepare(self, serial: str, real: str) -> None:
+        with self.transaction():
+            tables = self._tables()
+            version = int(self.one("SELECT value FROM meta WHERE key = 'schema_version'") or 0) \
+                if "meta" in tables else (1 if "runs" in tables else 0)
+            if version > SCHEMA_VERSION:
+                raise UserError(f"state store {self.location} has schema version {version}, newer than this spfguard "
+                                f"understands ({SCHEMA_VERSION}): upgrade spfguard (a newer version wrote it)")
+            if version == 1:
+                self._migrate_from_1(real)
+            for statement in _schema(serial, real):
+                self.execute(statement)
+            self.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
+                         "SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    def _tables(self) -> set[str]:
+        raise NotImplementedError
+
+    def _migrate_from_1(self, real: str) -> None:
+        """Version 1 (spfguard 0.1): one SQLite file per machine, events without ids, no deliveries."""
+        for table, column, kind in (("runs", "shard", "TEXT"), ("runs", "checked", "INTEGER"),
+                                    ("runs", "failing", "INTEGER"), ("runs", "problems", "INTEGER"),
+                                    ("runs", "duration", real), ("snapshots", "tenant", "TEXT"),
+                                    ("snapshots", "format", "INTEGER"), ("problems", "tenant", "TEXT")):
+            self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        self.execute("UPDATE runs SET shard = '0/1'")
+        self.execute("UPDATE snapshots SET format = 1")
+        self.execute("ALTER TABLE events RENAME TO events_v1")
+        self.execute(_schema("INTEGER PRIMARY KEY", real)[4])
+        self.execute("INSERT INTO events (run_id, at, domain, code, key, message, data) "
+                     "SELECT run_id, at, domain, code, key, message, '{}' FROM events_v1")
+        self.execute("DROP TABLE events_v1")  # their notifications happened (or were given up) under version 1
+
+    # ---- runs ------------------------------------------------------------------------------------------
+
+    def begin_run(self, shard: str, started: float, ms_version: str | None) -> int:
+        with self.transaction():
+            return self.insert_id("INSERT INTO runs (shard, started, ms_version) VALUES (?, ?, ?)",
+                                  (shard, started, ms_version))
+
+    def finish_run(self, run_id: int, exit_code: int, checked: int, failing: int, problems: int,
+                   duration: float) -> None:
+        with self.transaction():
+            self.execute("UPDATE runs SET finished = ?, exit_code = ?, checked = ?, failing = ?, problems = ?, "
+                         "duration = ? WHERE id = ?", (time.time(), exit_code, checked, failing, problems, duration,
+                                                       run_id))
+
+    def announce(self, key: str, value: str) -> str | None:
+        """Set a fleet-wide value; returns the previous one when it changed (one shard wins a change)."""
+        with self.transaction():
+            previous = self.one("SELECT value FROM globals WHERE key = ?", (key,))
+            if previous == value:
+                return None
+            if previous is None:  # the first value: nothing to announce
+                self.execute("INSERT INTO globals (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                             (key, value))
+                return None
+            # compare-and-set on the old value: of shards announcing the same change at once, one wins
+            cursor = self.execute("UPDATE globals SET value = ? WHERE key = ? AND value = ?", (value, key, previous))
+            return previous if cursor.rowcount == 1 else None
+
+    # ---- one domain ------------------------------------------------------------------------------------
+
+    def last_snapshots(self, domain: str) -> tuple[dict | None, dict | None]:
+        """The domain's latest snapshot, and its latest complete one."""
+        last = self.one("SELECT data FROM snapshots WHERE domain = ? ORDER BY run_id DESC LIMIT 1", (domain,))
+        complete = self.one("SELECT data FROM snapshots WHERE domain = ? AND incomplete = 0 ORDER BY run_id DESC "
+                            "LIMIT 1", (domain,))
+        return (json.loads(last) if last else None), (json.loads(complete) if complete else None)
+
+    def last_snapshot(self, domain: str, complete: bool = False) -> dict | None:
+        return self.last_snapshots(domain)[1 if complete else 0]
+
+    def problems(self, domain: str) -> dict[tuple[str, str], StoredProblem]:
+        rows = self.rows("SELECT code, key, message, since, last_notified FROM problems WHERE domain = ?", (domain,))
+        return {(c, k): StoredProblem(m, s, n) for c, k, m, s, n in rows}
+
+    def record_domain(self, run_id: int, domain: str, tenant: str | None, snapshot: dict,
+                      updates: list[ProblemUpdate], events: list[Event], sinks: list[str]) -> None:
+        """Everything a domain's check produced, in one transaction (see the module docstring)."""
+        now = time.time()
+        with self.transaction():
+            self.execute("INSERT INTO snapshots (run_id, domain, tenant, incomplete, format, data) VALUES "
+                         "(?, ?, ?, ?, ?, ?)", (run_id, domain, tenant, int(snapshot["incomplete"]),
+                                                snapshot.get("format", SNAPSHOT_FORMAT), json.dumps(snapshot)))
+            for update in updates:
+                if update.message is None:
+                    self.execute("DELETE FROM problems WHERE domain = ? AND code = ? AND key = ?",
+                                 (domain, update.code, update.key))
+                    continue
+                self.execute("INSERT INTO problems (domain, code, key, message, since, last_notified, tenant) VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (domain, code, key) DO UPDATE SET message = "
+                             "excluded.message, since = excluded.since, last_notified = excluded.last_notified, "
+                             "tenant = excluded.tenant",
+                             (domain, update.code, update.key, update.message, update.since, update.last_notified,
+                              tenant))
+            self._queue(run_id, now, events, sinks)
+
+    def queue(self, run_id: int, events: list[Event], sinks: list[str]) -> None:
+        """Events that belong to no domain's step (a fleet-wide one), with their deliveries."""
+        with self.transaction():
+            self._queue(run_id, time.time(), events, sinks)
+
+    def _queue(self, run_id: int, now: float, events: list[Event], sinks: list[str]) -> None:
+        for event in events:
+            event_id = self.insert_id(
+                "INSERT INTO events (run_id, at, domain, tenant, code, key, message, data) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?)", (run_id, now, event.domain, event.tenant, event.code, event.key,
+                                             event.message, json.dumps(event.data)))
+            event.id = event_id
+            for sink in sinks:
+                self.execute("INSERT INTO deliveries (event_id, sink, attempts) VALUES (?, ?, 0)", (event_id, sink))
+
+    # ---- the outbox ------------------------------------------------------------------------------------
+
+    def pending_sinks(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT DISTINCT sink FROM deliveries WHERE delivered IS NULL ORDER BY sink")]
+
+    def pending(self, sink: str) -> list[Event]:
+        rows = self.rows("SELECT e.id, e.domain, e.tenant, e.code, e.key, e.message, e.data FROM deliveries d JOIN "
+                         "events e ON e.id = d.event_id WHERE d.sink = ? AND d.delivered IS NULL ORDER BY e.id",
+                         (sink,))
+        return [Event(domain, code, key, message, json.loads(data or "{}"), tenant, event_id)
+                for event_id, domain, tenant, code, key, message, data in rows]
+
+    def delivered(self, sink: str, events: list[Event], at: float) -> None:
+        with self.transaction():
+            for event in events:
+                self.execute("UPDATE deliveries SET delivered = ?, attempts = attempts + 1, last_error = NULL "
+                             "WHERE event_id = ? AND sink = ?", (at, event.id, sink))
+
+    def failed(self, sink: str, events: list[Event], error: str) -> None:
+        with self.transaction():
+            for event in events:
+                self.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE event_id = ? "
+                             "AND sink = ?", (error[:500], event.id, sink))
+
+    # ---- provenance ------------------------------------------------------------------------------------
+
+    def flattened(self, domain: str) -> dict[str, list[str]]:
+        """Provenance: include -> the ranges flattened from it into the domain's records."""
+        return {include: json.loads(ranges) for include, ranges in
+                self.rows("SELECT include, ranges FROM flattened WHERE domain = ?", (domain,))}
+
+    def record_flattened(self, domain: str, sources: dict[str, list[str]]) -> None:
+        with self.transaction():
+            for include, ranges in sources.items():
+                self.execute("INSERT INTO flattened (domain, include, ranges, recorded) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (domain, include) DO UPDATE SET ranges = excluded.ranges, recorded = "
+                             "excluded.recorded", (domain, include, json.dumps(ranges), time.time()))
+
+    # ---- retention -------------------------------------------------------------------------------------
+
+    def prune(self, shard: str, keep_runs: int) -> int:
+        """Snapshots of this shard older than its last ``keep_runs`` runs; each domain's latest and latest complete
+        snapshot are kept whatever their age. Returns how many were deleted."""
+        with self.transaction():
+            cutoff = self.one("SELECT id FROM runs WHERE shard = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                              (shard, keep_runs - 1))
+            if cutoff is None:
+                return 0
+            cursor = self.execute(
+                "DELETE FROM snapshots WHERE run_id < ? AND run_id IN (SELECT id FROM runs WHERE shard = ?) "
+                "AND run_id < (SELECT MAX(s2.run_id) FROM snapshots s2 WHERE s2.domain = snapshots.domain) "
+                "AND NOT (incomplete = 0 AND run_id = (SELECT MAX(s3.run_id) FROM snapshots s3 WHERE s3.domain = "
+                "snapshots.domain AND s3.incomplete = 0))", (cutoff, shard))
+            return cursor.rowcount
+
+    # ---- views -----------------------------------------------------------------------------------------
+
+    def last_ms_version(self) -> str | None:
+        return self.one("SELECT value FROM globals WHERE key = 'ms_version'")
+
+    def history(self, domain: str, limit: int = 50) -> list[dict]:
+        rows = self.rows("SELECT r.id, r.started, s.incomplete, s.data FROM snapshots s JOIN runs r ON r.id = s.run_id "
+                         "WHERE s.domain = ? ORDER BY r.id DESC LIMIT ?", (domain, limit))
+        events = self.rows("SELECT run_id, code, key, message, at FROM events WHERE domain = ? ORDER BY id", (domain,))
+        by_run: dict[int, list] = {}
+        for run_id, code, key, message, at in events:
+            by_run.setdefault(run_id, []).append({"code": code, "key": key, "message": message, "at": at})
+        return [{"run": run_id, "at": started, "incomplete": bool(incomplete), "snapshot": json.loads(data),
+                 "events": by_run.get(run_id, [])} for run_id, started, incomplete, data in reversed(rows)]
+
+    def latest(self, tenant: str | None = None) -> list[tuple[str, str | None, dict]]:
+        """(domain, tenant, latest snapshot) for every domain in the store (or of one tenant)."""
+        rows = self.rows("SELECT s.domain, s.tenant, s.data FROM snapshots s WHERE s.run_id = (SELECT MAX(run_id) "
+                         "FROM snapshots s2 WHERE s2.domain = s.domain) ORDER BY s.domain")
+        return [(d, t, json.loads(data)) for d, t, data in rows if tenant is None or t == tenant]
+
+    def events_since(self, since: float, tenant: str | None = None) -> list[Event]:
+        rows = self.rows("SELECT id, domain, tenant, code, key, message, data, at FROM events WHERE at >= ? "
+                         "ORDER BY id", (since,))
+        return [Event(d, c, k, m, json.loads(data or "{}"), t, i, at) for i, d, t, c, k, m, data, at in rows
+                if tenant is None or t == tenant]
+
+    def open_problems(self) -> list[tuple[str, str | None, str, str, str, float]]:
+        """(domain, tenant, code, key, message, since) of every open problem."""
+        return self.rows("SELECT domain, tenant, code, key, message, since FROM problems ORDER BY domain, code")
+
+    def all_problems(self) -> list[tuple[str, str, str, str]]:
+        return [(d, c, k, m) for d, _, c, k, m, _ in self.open_problems()]
+
+    def shards(self) -> list[dict]:
+        """The last run of each shard."""
+        rows = self.rows("SELECT r.shard, r.id, r.started, r.finished, r.exit_code, r.checked, r.failing, r.problems, "
+                         "r.duration FROM runs r WHERE r.id = (SELECT MAX(id) FROM runs r2 WHERE r2.shard = r.shard) "
+                         "ORDER BY r.shard")
+        keys = ("shard", "run", "started", "finished", "exit_code", "checked", "failing", "problems", "duration")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def pending_count(self) -> dict[str, int]:
+        return dict(self.rows("SELECT sink, COUNT(*) FROM deliveries WHERE delivered IS NULL GROUP BY sink"))
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path):
+        self.path = path
+        self.location = str(path)
+        self._target = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create the state folder {path.parent}: {err.strerror} (set [monitor] state or "
+                            "--state to a writable place)") from None
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._prepare("INTEGER PRIMARY KEY", "REAL")
+        except sqlite3.DatabaseError as err:
+            raise UserError(f"state store {path}: {err}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.conn.in_transaction:  # nested: part of the enclosing one
+            yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def insert_id(self, query: str, params: tuple) -> int:
+        return self.execute(query, params).lastrowid
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    @contextmanager
+    def lock(self, shard: str) -> Iterator[None]:
+        suffix = "" if shard == "0/1" else "." + shard.replace("/", "-of-")
+        with locked(Path(f"{self.path}{suffix}")):
+            yield
+
+
+class PostgresStore(Store):
+    placeholder = "%s"
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise UserError("state = \"postgresql://…\" needs psycopg: pipx inject spfguard 'psycopg[binary]' (or "
+                            "install spfguard[postgresql])") from None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self._target = url
+        self.location = f"postgresql://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise IncompleteError(f"state store {self.location}: cannot connect: {reason}") from None
+        self._prepare("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def insert_id(self, query: str, params: tuple) -> int:
+        return self.execute(query + " RETURNING id", params).fetchone()[0]
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.rows("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+
+    @contextmanager
+    def lock(self, shard: str) -> Iterator[None]:
+        key = f"spfguard-monitor:{shard}"
+        if not self.one("SELECT pg_try_advisory_lock(hashtext(?))", (key,)):
+            raise Busy(f"another monitor run of shard {shard} holds the store {self.location}; not starting a "
+                       "second one")
+        try:
+            yield
+        finally:
+            self.execute("SELECT pg_advisory_unlock(hashtext(?))", (key,))
+
+    def _prepare(self, serial: str, real: str) -> None:
+        # two shards starting at once must not both create the schema: serialise on an advisory lock
+        self.execute("SELECT pg_advisory_lock(hashtext('spfguard-schema'))")
+        try:
+            super()._prepare(serial, real)
+        finally:
+            self.execute("SELECT pg_advisory_unlock(hashtext('spfguard-schema'))")
+
+
+def open_store(location: str | os.PathLike) -> Store:
+    """``postgresql://…`` (or ``postgres://…``): the shared PostgreSQL store; anything else: a SQLite file."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(text)
+    return SqliteStore(Path(os.path.expanduser(text)))
+
+
+@contextmanager
+def locked(path: Path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create the state folder {path.parent}: {err.strerror} (set [monitor] state or "
                         "--state to a writable place)") from None
-
-
-@contextmanager
-def locked(path: Path):
-    _make_folder(path)
     with open(f"{path}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -53,93 +451,5 @@ def locked(path: Path):
         yield
 
 
-class Store:
-    def __init__(self, path: Path):
-        self.path = path
-        _make_folder(path)
-        try:
-            self.db = sqlite3.connect(path, isolation_level=None)
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise UserError(f"state store {path}: {err}") from None
-
-    def close(self) -> None:
-        self.db.close()
-
-    @contextmanager
-    def transaction(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    # ---- reads ---------------------------------------------------------------------------------------
-
-    def last_snapshot(self, domain: str, complete: bool = False) -> dict | None:
-        query = "SELECT data FROM snapshots WHERE domain = ?" + (" AND incomplete = 0" if complete else "") + \
-                " ORDER BY run_id DESC LIMIT 1"
-        row = self.db.execute(query, (domain,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def last_ms_version(self) -> str | None:
-        row = self.db.execute("SELECT ms_version FROM runs WHERE ms_version IS NOT NULL ORDER BY id DESC LIMIT 1")
-        row = row.fetchone()
-        return row[0] if row else None
-
-    def problems(self, domain: str) -> dict[tuple[str, str], tuple[str, float, float]]:
-        rows = self.db.execute("SELECT code, key, message, since, last_notified FROM problems WHERE domain = ?",
-                               (domain,))
-        return {(c, k): (m, s, n) for c, k, m, s, n in rows}
-
-    def all_problems(self) -> list[tuple[str, str, str, str]]:
-        return self.db.execute("SELECT domain, code, key, message FROM problems ORDER BY domain, code").fetchall()
-
-    def history(self, domain: str, limit: int = 50) -> list[dict]:
-        rows = self.db.execute(
-            "SELECT r.id, r.started, s.incomplete, s.data FROM snapshots s JOIN runs r ON r.id = s.run_id "
-            "WHERE s.domain = ? ORDER BY r.id DESC LIMIT ?", (domain, limit)).fetchall()
-        events = self.db.execute("SELECT run_id, code, key, message FROM events WHERE domain = ? ORDER BY at",
-                                 (domain,)).fetchall()
-        by_run: dict[int, list] = {}
-        for run_id, code, key, message in events:
-            by_run.setdefault(run_id, []).append({"code": code, "key": key, "message": message})
-        return [{"run": run_id, "at": started, "incomplete": bool(incomplete), "snapshot": json.loads(data),
-                 "events": by_run.get(run_id, [])} for run_id, started, incomplete, data in reversed(rows)]
-
-    def flattened(self, domain: str) -> dict[str, list[str]]:
-        """Provenance: include -> the ranges flattened from it into the domain's records."""
-        rows = self.db.execute("SELECT include, ranges FROM flattened WHERE domain = ?", (domain,))
-        return {include: json.loads(ranges) for include, ranges in rows}
-
-    def record_flattened(self, domain: str, sources: dict[str, list[str]]) -> None:
-        with self.transaction():
-            for include, ranges in sources.items():
-                self.db.execute("INSERT OR REPLACE INTO flattened VALUES (?, ?, ?, ?)",
-                                (domain, include, json.dumps(ranges), time.time()))
-
-    # ---- writes (inside a transaction) ----------------------------------------------------------------
-
-    def add_run(self, started: float, ms_version: str | None) -> int:
-        cursor = self.db.execute("INSERT INTO runs (started, ms_version) VALUES (?, ?)", (started, ms_version))
-        return cursor.lastrowid
-
-    def finish_run(self, run_id: int, exit_code: int) -> None:
-        self.db.execute("UPDATE runs SET finished = ?, exit_code = ? WHERE id = ?", (time.time(), exit_code, run_id))
-
-    def add_snapshot(self, run_id: int, snapshot: dict) -> None:
-        self.db.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?)",
-                        (run_id, snapshot["domain"], int(snapshot["incomplete"]), json.dumps(snapshot)))
-
-    def add_event(self, run_id: int, domain: str, code: str, key: str, message: str, notified: bool) -> None:
-        self.db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, time.time(), domain, code, key, message, int(notified)))
-
-    def set_problem(self, domain: str, code: str, key: str, message: str, since: float, notified: float) -> None:
-        self.db.execute("INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?, ?, ?)",
-                        (domain, code, key, message, since, notified))
-
-    def clear_problem(self, domain: str, code: str, key: str) -> None:
-        self.db.execute("DELETE FROM problems WHERE domain = ? AND code = ? AND key = ?", (domain, code, key))
+__all__ = ["SCHEMA_VERSION", "SNAPSHOT_FORMAT", "Busy", "PostgresStore", "ProblemUpdate", "SqliteStore", "Store",
+           "StoredProblem", "locked", "open_store"]

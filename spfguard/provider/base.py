@@ -132,6 +132,10 @@ class Provider(ABC):
     def wait(self, changes: Sequence[Change], timeout: float = 120.0) -> None:  # noqa: B027 - optional hook
         """Block until the provider reports the changes live (e.g. Route53 INSYNC)."""
 
+    def list_zones(self) -> list[str]:
+        """The public zones the account holds (``spfguard inventory``)."""
+        raise ProviderError(f"{self.name}: listing zones is not supported; write the domain list by hand")
+
     def authoritative(self, domain: str) -> list[str]:
         """Nameservers ("host" or "host:port") to verify through; [] to verify through :meth:`read_txt`."""
         return []

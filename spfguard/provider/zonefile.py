@@ -87,6 +87,9 @@ class ZoneFileProvider(Provider):
     def zone_of(self, name: str) -> str:
         return self._zone().origin.to_text(omit_final_dot=True)
 
+    def list_zones(self) -> list[str]:
+        return [self.zone_of("")]
+
     def read_txt(self, name: str) -> list[str]:
         return _values(self._zone(), name)
 

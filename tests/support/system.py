@@ -10,8 +10,8 @@ import pytest
 REQUIRE_ENV = "SPFGUARD_REQUIRE_SYSTEM_TOOLS"
 
 
-def require_tool(name: str, package: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+def require_tool(name: str, package: str, extra_paths: str = "") -> str:
+    path = shutil.which(name) or shutil.which(name, path=f"/usr/sbin:/sbin:/usr/local/sbin{extra_paths}")
     if path:
         return path
     message = f"{name} not found: install the Debian package '{package}'"

@@ -124,6 +124,10 @@ class CloudflareProvider(Provider):
                 return self._zones[candidate]
         raise ProviderError(f"cloudflare: no zone for {name} is visible to this token")
 
+    def list_zones(self) -> list[str]:
+        return sorted({zone.name.rstrip(".").lower() for zone in self._call("listing zones", lambda: list(
+            self.client.zones.list()))})
+
     def zone_of(self, name: str) -> str:
         zone_id = self.zone_id(name)
         return next((z for z, i in self._zones.items() if i == zone_id), zone_id)

@@ -116,6 +116,11 @@ class Route53Provider(Provider):
             raise ProviderError(f"route53: no public hosted zone for {name} in this account")
         return self._zones[zone]
 
+    def list_zones(self) -> list[str]:
+        """Public hosted zones only: private ones answer inside a VPC, where receivers never look."""
+        return sorted(zone["Name"].rstrip(".").lower() for zone in self._call("list_hosted_zones")
+                      if not zone.get("Config", {}).get("PrivateZone"))
+
     def zone_of(self, name: str) -> str:
         zone_id = self.zone_id(name)
         return next((z for z, i in self._zones.items() if i == zone_id), zone_id)

@@ -1,0 +1,88 @@
+"""Operability for a nightly fleet job: structured logs (``--log-format json``: one line per run and per domain
+that fails) and a Prometheus text file (``--metrics-file``, for node_exporter's textfile collector)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from spfguard.report.escape import safe
+
+log = logging.getLogger("spfguard.monitor")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={safe(v)}" for k, v in getattr(record, "fields", {}).items())
+        return f"spfguard: {record.levelname.lower()}: {safe(record.getMessage())}{' ' + fields if fields else ''}"
+
+
+def configure(log_format: str | None) -> None:
+    """No log by default (the CLI prints its summary); ``text`` or ``json`` lines on stderr when asked."""
+    log.handlers.clear()
+    log.propagate = False
+    if log_format is None:
+        log.setLevel(logging.CRITICAL + 1)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def emit(message: str, level: int = logging.INFO, **fields) -> None:
+    log.log(level, message, extra={"fields": fields})
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+                     for k, v in labels.items())
+    return "{" + inner + "}"
+
+
+def write_metrics(path: Path, shard: str, values: dict) -> None:
+    """The Prometheus text exposition format, written to a temporary file and renamed (node_exporter never
+    reads half a file)."""
+    base = {"shard": shard}
+    lines = []
+
+    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{_labels({**base, **labels})} {value:g}" for labels, value in samples)
+
+    metric("spfguard_monitor_domains_checked", "gauge", "Domains checked by the last run.",
+           [({}, values["checked"])])
+    metric("spfguard_monitor_domains_failing", "gauge", "Domains the last run could not check completely.",
+           [({}, values["failing"])])
+    metric("spfguard_monitor_problems", "gauge", "Open problems after the last run, by code.",
+           [({"code": code}, n) for code, n in sorted(values["problems"].items())] or [({"code": "none"}, 0)])
+    metric("spfguard_monitor_run_duration_seconds", "gauge", "Wall time of the last run.", [({}, values["duration"])])
+    metric("spfguard_monitor_dns_queries", "gauge", "DNS queries the last run sent.", [({}, values["queries"])])
+    metric("spfguard_monitor_dns_timeouts", "gauge", "DNS queries of the last run that timed out.",
+           [({}, values["timeouts"])])
+    metric("spfguard_monitor_alerts_pending", "gauge", "Alerts not yet delivered.", [({}, values["pending"])])
+    metric("spfguard_monitor_last_run_timestamp_seconds", "gauge", "When the last run finished (Unix time).",
+           [({}, values["finished"])])
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    except OSError as err:
+        emit(f"cannot write the metrics file {path}: {err.strerror}", logging.WARNING)
+        raise

@@ -1,0 +1,52 @@
+"""The monitor's per-domain step, pure: from a domain's new snapshot, its previous ones and its stored problems
+to the events to send and the problem updates to store. No store, no network: tested on its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spfguard.monitor import drift
+from spfguard.monitor.drift import Event
+from spfguard.monitor.store import ProblemUpdate, StoredProblem
+
+
+@dataclass
+class Step:
+    events: list[Event] = field(default_factory=list)
+    updates: list[ProblemUpdate] = field(default_factory=list)
+    open: int = 0  # problems open after this step
+    incomplete: bool = False
+
+
+def step(domain: str, tenant: str | None, snapshot: dict, last: dict | None, last_complete: dict | None,
+         stored: dict[tuple[str, str], StoredProblem], *, now: float, warn_lookups: int = 9,
+         remind_after: float | None = None) -> Step:
+    """Changes are reported once, when they happen; problems when they start (and, with ``remind_after``, again
+    while they last); a problem that clears is ``resolved`` — except that an incomplete check can only decide
+    ``check-failing``."""
+    result = Step(incomplete=snapshot["incomplete"])
+    current = drift.problems(snapshot, last, warn_lookups)
+    for (code, key), message in current.items():
+        known = stored.get((code, key))
+        if known is None:
+            result.events.append(Event(domain, code, key, message, tenant=tenant))
+            result.updates.append(ProblemUpdate(code, key, message, now, now))
+            continue
+        notified = known.last_notified
+        if remind_after is not None and now - notified >= remind_after:
+            result.events.append(Event(domain, code, key, "still: " + message, tenant=tenant))
+            notified = now
+        result.updates.append(ProblemUpdate(code, key, message, known.since, notified))
+    for (code, key), known in stored.items():
+        if (code, key) in current:
+            continue
+        if snapshot["incomplete"] and code != "check-failing":
+            continue  # cannot tell whether it cleared
+        result.events.append(Event(domain, "resolved", f"{code}:{key}".rstrip(":"), f"resolved: {known.message}",
+                                   {"problem": code}, tenant=tenant))
+        result.updates.append(ProblemUpdate(code, key))
+    for event in drift.changes(snapshot, last_complete):
+        event.tenant = tenant
+        result.events.append(event)
+    result.open = len(current)
+    return result
