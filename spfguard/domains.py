@@ -79,7 +79,7 @@ def read_domain_list(text: str, source: str) -> list[DomainEntry]:
     spaces). Errors name the source and the line."""
     lines = text.splitlines()
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
-    if "," in first and "domain" in [c.strip().lower() for c in first.split(",")]:
+    if "domain" in [c.strip().lower() for c in first.split(",")]:  # a CSV header (one column or more)
         return _read_csv(text, source)
     entries = []
     for number, line in enumerate(lines, start=1):

@@ -43,6 +43,40 @@ CODES = {
 }
 
 
+# what to do about each finding, in plain words (the HTML report shows it beside the message)
+HINTS = {
+    "too-many-lookups": "Run `spfguard fix DOMAIN`: it flattens the costliest includes into ranges, proven equivalent.",
+    "near-lookup-limit": "Remove senders you no longer use, or flatten an include before a vendor adds one.",
+    "too-many-void-lookups": "Give the a/mx hosts addresses (AAAA too), put ip4/ip6 terms first, or `fix --pin TERM`.",
+    "near-void-limit": "Give the hosts without addresses their A/AAAA records before another one goes.",
+    "terms-after-all": "Move the terms before 'all' (they were meant to authorise someone) or delete them.",
+    "multiple-records": "Keep one v=spf1 record: `spfguard fix` proposes the merge.",
+    "no-record": "Publish one: 'v=spf1 -all' for a domain that sends no mail.",
+    "include-no-record": "Remove the include, or ask its owner to publish a record there.",
+    "loop": "Remove the include that leads back to a record already evaluated.",
+    "syntax-error": "Correct the record at the position given (or ask the include's owner to).",
+    "ptr-used": "List the senders' addresses (ip4/ip6) instead of ptr.",
+    "permissive-all": "End the record with ~all or -all (`spfguard fix --all softfail`); narrow very wide ranges.",
+    "no-all": "End the record with ~all or -all.",
+    "redirect-ignored": "Remove the redirect, or the all if the redirect is what you meant.",
+    "duplicate-term": "Remove the repeated term (`spfguard fix` does).",
+    "redundant-range": "Remove the range: another term already authorises it (`spfguard fix` does).",
+    "record-too-long": "Shorten the record; `spfguard fix` moves ranges into chained records when it must.",
+    "mx-too-many-hosts": "List the mail servers' addresses instead of mx (`fix --pin`).",
+    "temporary-failure": "Check again later; if it persists, the server named is not answering.",
+    "macro-term": "Nothing to do: it is evaluated per message (`spfguard eval --trace` shows its expansion).",
+    "missing-vendor": "Add the platform's include (`spfguard fix --expect PLATFORM` does).",
+    "partial-vendor": "Replace copied ranges by the platform's own include.",
+    "stale-vendor-range": "Remove the range: the vendor no longer sends from it (`spfguard fix` does).",
+    "unrecognized-range": "Check who sends from it; remove it if nobody does.",
+    "connector-loop": "Point the connector at the receiving platform's hosts, not at Exchange Online.",
+    "connector-bypasses-mx": "Deliver to the hosts in the domain's MX, or allow-list Exchange Online at the other.",
+    "unknown-smart-host": "Check the host name; nothing is wrong if it is your own relay.",
+    "dmarc-missing": "Publish _dmarc with p=none and a rua= address to start collecting reports.",
+    "dmarc-policy-none": "Move to p=quarantine, then p=reject, once the reports show only your own senders.",
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str
@@ -57,6 +91,14 @@ class Finding:
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @property
+    def explanation(self) -> str:
+        return CODES[self.code]
+
+    @property
+    def hint(self) -> str:
+        return HINTS.get(self.code, "")
 
 
 def severity_rank(severity: str) -> int:

@@ -88,3 +88,9 @@ def test_every_code_is_documented_in_the_readme():
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_code_names_are_stable_kebab_case(code):
     assert re.fullmatch(r"[a-z]+(-[a-z]+)*", code)
+
+
+def test_every_code_has_a_fix_hint():
+    from spfguard.findings import CODES, HINTS
+
+    assert set(HINTS) >= set(CODES)

@@ -376,3 +376,9 @@ def test_a_connector_file_reports_every_problem_at_once(capsys, tmp_path):
     for words in ("'bad host'", "connector.tls: 'strict'", "'nobody' is not an email address",
                   "rule.severity: 'Critical'", "unknown key prioriti: did you mean priority?"):
         assert words in line, words
+
+
+def test_a_one_column_csv_is_a_csv():
+    from spfguard.domains import read_domain_list
+
+    assert [e.name for e in read_domain_list("domain\naacn.org\n", "x")] == ["aacn.org"]

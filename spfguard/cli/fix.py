@@ -21,6 +21,7 @@ from spfguard.cli.common import (
     make_dns,
     split_values,
 )
+from spfguard.cli.output import Output
 from spfguard.config import get_list, load_config, parse_check, section
 from spfguard.domains import parse_domain
 from spfguard.errors import PlanError, UserError
@@ -39,6 +40,7 @@ class Flatten(StrEnum):
 class Format(StrEnum):
     text = "text"
     json = "json"
+    html = "html"
 
 
 ProviderOption = Annotated[str | None, typer.Option(
@@ -75,7 +77,11 @@ def fix(
     all_: Annotated[AllQualifier | None, typer.Option("--all", metavar="RESULT", help="What unlisted senders get: "
                                                       "softfail or fail (replaces +all, ?all, or adds one).")]
     = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="text or json.")] = Format.text,
+    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="text, json or html (with "
+                                        "--output: the record, its tree and the proposed change as one page).")]
+    = Format.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the plan (text, json "
+                                                "or html) to FILE.")] = None,
     plan_out: Annotated[Path | None, typer.Option("--plan-out", metavar="FILE", help="Write the plan (JSON, with "
                                                   "its checksum) for review; apply it later with --from-plan.")]
     = None,
@@ -124,12 +130,27 @@ def fix(
                          all=all_.value if all_ else None)
     read_values = (lambda name: asyncio.to_thread(prov.read_txt, name)) if prov else None
 
+    if fmt is Format.html and output is None:
+        raise UserError("--format html needs --output FILE (one self-contained page)")
+    destination = Output(output) if output is not None else None
+
     async def run():
         try:
             plan = await plan_fix(domain, dns, options, read_values)
         except PlanError as err:
             raise PlanError(f"cannot fix {domain}: {err}") from None
-        typer.echo(json.dumps(plan.to_json(), indent=2) if fmt is Format.json else plan_text(plan, dry_run=not apply))
+        if fmt is Format.html:
+            from spfguard.audit import audit
+            from spfguard.report.html import plan_page
+
+            text = plan_page(await audit(domain, dns, expect=expected), plan, expected)
+        else:
+            text = json.dumps(plan.to_json(), indent=2) if fmt is Format.json else plan_text(plan, dry_run=not apply)
+        if destination is None:
+            typer.echo(text)
+        else:
+            with destination as out:
+                out.write(text + "\n")
         if plan_out is not None:
             _write_plan(plan, plan_out)
         if plan.empty:  # nothing proposed; errors spfguard does not fix on its own still fail the command

@@ -320,6 +320,31 @@ def digest(
     raise typer.Exit(Exit.INCOMPLETE if errors else Exit.OK)
 
 
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The HTML file to write.")],
+    config: ConfigOption = None,
+    state: StateOption = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", metavar="NAME", help="Only this tenant's domains.")]
+    = None,
+) -> None:
+    """The fleet as one self-contained HTML page, from the store: every domain's latest state, sortable and
+    filterable, with a timeline of its lookups and events."""
+    from spfguard.cli.output import Output
+    from spfguard.report.fleet import fleet_page
+
+    destination = Output(output)
+    store = _open_existing(_store_location(ctx, config, state))
+    try:
+        page = fleet_page(store, tenant)
+    finally:
+        store.close()
+    with destination as out:
+        out.write(page)
+    typer.echo(f"fleet report written to {output}")
+
+
 def safe_block(text: str) -> str:
     from spfguard.report.escape import safe_lines
 

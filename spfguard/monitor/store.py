@@ -59,7 +59,7 @@ def _schema(serial: str, real: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS runs (id {serial}, shard TEXT, started {real}, finished {real}, ms_version TEXT, "
         f"exit_code INTEGER, checked INTEGER, failing INTEGER, problems INTEGER, duration {real})",
         "CREATE TABLE IF NOT EXISTS snapshots (run_id INTEGER, domain TEXT, tenant TEXT, incomplete INTEGER, "
-        "format INTEGER, data TEXT, PRIMARY KEY (run_id, domain))",
+        "format INTEGER, lookups INTEGER, verdict TEXT, data TEXT, PRIMARY KEY (run_id, domain))",
         "CREATE INDEX IF NOT EXISTS snapshots_domain ON snapshots (domain, run_id)",
         f"CREATE TABLE IF NOT EXISTS events (id {serial}, run_id INTEGER, at {real}, domain TEXT, tenant TEXT, "
         "code TEXT, key TEXT, message TEXT, data TEXT)",
@@ -140,10 +140,14 @@ class Store:
         for table, column, kind in (("runs", "shard", "TEXT"), ("runs", "checked", "INTEGER"),
                                     ("runs", "failing", "INTEGER"), ("runs", "problems", "INTEGER"),
                                     ("runs", "duration", real), ("snapshots", "tenant", "TEXT"),
-                                    ("snapshots", "format", "INTEGER"), ("problems", "tenant", "TEXT")):
+                                    ("snapshots", "format", "INTEGER"), ("snapshots", "lookups", "INTEGER"),
+                                    ("snapshots", "verdict", "TEXT"), ("problems", "tenant", "TEXT")):
             self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self.execute("UPDATE runs SET shard = '0/1'")
         self.execute("UPDATE snapshots SET format = 1")
+        for run_id, domain, data in self.rows("SELECT run_id, domain, data FROM snapshots"):
+            self.execute("UPDATE snapshots SET lookups = ? WHERE run_id = ? AND domain = ?",
+                         (json.loads(data).get("lookups"), run_id, domain))
         self.execute("ALTER TABLE events RENAME TO events_v1")
         self.execute(_schema("INTEGER PRIMARY KEY", real)[4])
         self.execute("INSERT INTO events (run_id, at, domain, code, key, message, data) "
@@ -199,9 +203,10 @@ class Store:
         """Everything a domain's check produced, in one transaction (see the module docstring)."""
         now = time.time()
         with self.transaction():
-            self.execute("INSERT INTO snapshots (run_id, domain, tenant, incomplete, format, data) VALUES "
-                         "(?, ?, ?, ?, ?, ?)", (run_id, domain, tenant, int(snapshot["incomplete"]),
-                                                snapshot.get("format", SNAPSHOT_FORMAT), json.dumps(snapshot)))
+            self.execute("INSERT INTO snapshots (run_id, domain, tenant, incomplete, format, lookups, verdict, data) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (run_id, domain, tenant, int(snapshot["incomplete"]), snapshot.get("format", SNAPSHOT_FORMAT),
+                          snapshot.get("lookups"), snapshot.get("verdict"), json.dumps(snapshot)))
             for update in updates:
                 if update.message is None:
                     self.execute("DELETE FROM problems WHERE domain = ? AND code = ? AND key = ?",
@@ -305,6 +310,16 @@ class Store:
         rows = self.rows("SELECT s.domain, s.tenant, s.data FROM snapshots s WHERE s.run_id = (SELECT MAX(run_id) "
                          "FROM snapshots s2 WHERE s2.domain = s.domain) ORDER BY s.domain")
         return [(d, t, json.loads(data)) for d, t, data in rows if tenant is None or t == tenant]
+
+    def timelines(self, since: float) -> dict[str, list[tuple[float, int | None, bool]]]:
+        """Per domain: (run time, lookups, incomplete) of every run since ``since`` — for charts, without reading
+        the snapshots themselves."""
+        out: dict[str, list] = {}
+        for domain, started, lookups, incomplete in self.rows(
+                "SELECT s.domain, r.started, s.lookups, s.incomplete FROM snapshots s JOIN runs r ON r.id = s.run_id "
+                "WHERE r.started >= ? ORDER BY s.domain, s.run_id", (since,)):
+            out.setdefault(domain, []).append((started, lookups, bool(incomplete)))
+        return out
 
     def events_since(self, since: float, tenant: str | None = None) -> list[Event]:
         rows = self.rows("SELECT id, domain, tenant, code, key, message, data, at FROM events WHERE at >= ? "
