@@ -52,10 +52,36 @@ class Deadline:
             raise DeadlineExceeded(f"{self.what}: no complete answer within {self.seconds:g}s") from None
 
 
+def call_with_deadline(fn: Callable[[], object], seconds: float, what: str,
+                       abort: Callable[[], None] | None = None) -> object:
+    """``fn()`` with a total deadline, for SDK calls whose own timeouts bound each read but not the whole call
+    (retries and a trickling server included). The call runs in a worker thread; past the deadline ``abort``
+    (e.g. closing the SDK's client, which ends its request) is called and :class:`DeadlineExceeded` raised."""
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=work, name=f"call: {what}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        if abort is not None:
+            abort()
+        raise DeadlineExceeded(f"{what}: no complete answer within {seconds:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def http_request(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
                  timeout: float = 15.0, context: ssl.SSLContext | None = None,
-                 max_body: int = 64 * 1024 * 1024) -> tuple[int, bytes]:
-    """GET (or POST with ``data``) ``url``; returns (status, body). Raises OSError (DeadlineExceeded included)."""
+                 max_body: int = 64 * 1024 * 1024, method: str | None = None) -> tuple[int, bytes]:
+    """GET (or POST with ``data``, or ``method``) ``url``; returns (status, body). Raises OSError
+    (DeadlineExceeded included)."""
     parts = urllib.parse.urlsplit(url)
     per_read = timeout + 1  # the total deadline below decides; a single read never outlasts it
     if parts.scheme == "https":
@@ -68,7 +94,7 @@ def http_request(url: str, *, data: bytes | None = None, headers: dict[str, str]
         path += "?" + parts.query
     try:
         with Deadline(timeout, parts.netloc, lambda: conn.sock):
-            conn.request("POST" if data is not None else "GET", path, body=data,
+            conn.request(method or ("POST" if data is not None else "GET"), path, body=data,
                          headers={"User-Agent": "spfguard", **(headers or {})})
             response = conn.getresponse()
             body = response.read(max_body + 1)

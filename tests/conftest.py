@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))  # for tests.support
 
 from tests.support.knot import KnotServer  # noqa: E402
 from tests.support.relay import DnsRelay  # noqa: E402
-from tests.support.system import require_tool  # noqa: E402
+from tests.support.system import require_file, require_tool  # noqa: E402
 
 FIXTURES = ROOT / "fixtures"
 DEMO_ZONES = FIXTURES / "zones"
@@ -29,6 +29,19 @@ def knot(tmp_path_factory):
     """Knot DNS serving the demo zones and the integration-test zone."""
     knotd = require_tool("knotd", "knot")
     server = KnotServer(knotd, tmp_path_factory.mktemp("knot"), zone_files(DEMO_ZONES, TEST_ZONES)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pdns(tmp_path_factory):
+    """A real PowerDNS Authoritative (Debian packages pdns-server, pdns-backend-sqlite3): DNS and the HTTP API on
+    loopback ports, the zone spfguard.test (empty but for SOA and NS) in an SQLite database."""
+    binary = require_tool("pdns_server", "pdns-server")
+    from tests.support.pdns import SCHEMA, PdnsServer
+
+    require_file(SCHEMA, "pdns-backend-sqlite3")
+    server = PdnsServer(binary, tmp_path_factory.mktemp("pdns"), ["spfguard.test"]).start()
     yield server
     server.stop()
 

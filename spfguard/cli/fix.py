@@ -197,6 +197,8 @@ async def _apply(plan: Plan, provider: Provider | None, dns, backup_dir: Path, w
     typer.echo(f"backup: {path}")
     await asyncio.to_thread(provider.apply, plan.changes)
     typer.echo(f"written: {len(plan.changes)} name(s) through {provider.name}")
+    if provider.pending_publication():
+        typer.echo(f"not live yet: {provider.pending_publication()}")
     if plan.flattened:
         where = record_provenance(plan, settings)
         if where:
@@ -262,6 +264,8 @@ def rollback(
         await asyncio.to_thread(prov.wait, changes, wait)
         result = await verify(saved.domain, changes, prov, make_dns(zone, nameserver), wait)
         typer.echo(f"restored {len(changes)} name(s); verified at {result.where}")
+        if prov.pending_publication():
+            typer.echo(f"not live yet: {prov.pending_publication()}")
 
     asyncio.run(run())
 

@@ -3,6 +3,7 @@ need them, never here. Errors are mapped to exit codes in one place: :func:`main
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -56,10 +57,20 @@ def _root(
     """Audit, repair and watch SPF records (RFC 7208)."""
 
 
+def quiet_libraries() -> None:
+    """SDKs log their own warnings (each failed credential of Azure's chain, octoDNS's notes on a zone); with no
+    handler on the root logger Python prints them on stderr. spfguard says what matters in one line, so they are
+    dropped unless SPFGUARD_DEBUG is set (the monitor's own log has its own handler)."""
+    root = logging.getLogger()
+    if not root.handlers and not os.environ.get("SPFGUARD_DEBUG"):
+        root.addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI. A mistake is one line on stderr with its exit code (the class's ``exit_code``: 2 bad input,
     3 could not complete, 1 provider or plan errors); exit 70 only for a bug, never a traceback unless
     SPFGUARD_DEBUG=1."""
+    quiet_libraries()
     try:
         code = app(args=argv, prog_name="spfguard", standalone_mode=False)
     except typer.Exit as done:

@@ -4,6 +4,7 @@ the settings each reads — and the ones that can be installed."""
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Annotated
 
 import typer
@@ -30,10 +31,12 @@ def providers(
     if as_json:
         typer.echo(json.dumps({"version": 1, "providers": rows}, indent=2))
         return
-    table = [[r["provider"], r.get("guarantee", r.get("error", "")), ", ".join(r.get("settings", [])),
-              r.get("credentials", "")] for r in rows if r["installed"]]
-    typer.echo(tabulate(table, headers=["provider", "write guarantee", "settings [providers.NAME]", "credentials"],
-                        maxcolwidths=[None, None, 40, 50]))
+    def wrap(text: str, width: int) -> str:  # at spaces only: names such as AZURE_CLIENT_ID stay whole
+        return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+
+    table = [[r["provider"], r.get("guarantee", r.get("error", "")), wrap(", ".join(r.get("settings", [])), 40),
+              wrap(r.get("credentials", ""), 50)] for r in rows if r["installed"]]
+    typer.echo(tabulate(table, headers=["provider", "write guarantee", "settings [providers.NAME]", "credentials"]))
     missing = [r for r in rows if not r["installed"]]
     if missing:
         typer.echo("\nnot installed: " + "; ".join(f"{r['provider']} ({r['install'].split(':')[0][8:]})"

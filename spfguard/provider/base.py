@@ -31,6 +31,9 @@ __all__ = ["GUARANTEES", "Change", "ConflictError", "Provider", "ProviderError",
 # What a provider's write promises when someone else edits the zone at the same time.
 GUARANTEES = {
     "atomic compare-and-set": "the DNS host itself refuses the whole write when any name changed since it was read",
+    "compare-and-set per name": "the DNS host itself refuses a name's write when that name changed since it was read; "
+                                "the names of a plan are written one after another, and a refusal part-way undoes "
+                                "the names already written",
     "atomic batch (read-compare before)": "the whole write is one all-or-nothing request; names are compared just "
                                           "before it, but an edit between that read and the request is not seen",
     "best-effort (read-compare before and after)": "names are compared before and read back after; the write itself "
@@ -131,6 +134,10 @@ class Provider(ABC):
 
     def wait(self, changes: Sequence[Change], timeout: float = 120.0) -> None:  # noqa: B027 - optional hook
         """Block until the provider reports the changes live (e.g. Route53 INSYNC)."""
+
+    def pending_publication(self) -> str | None:
+        """What still has to happen before a write is live (a file to commit and sync), or None when it is."""
+        return None
 
     def list_zones(self) -> list[str]:
         """The public zones the account holds (``spfguard inventory``)."""

@@ -18,3 +18,13 @@ def require_tool(name: str, package: str, extra_paths: str = "") -> str:
     if os.environ.get(REQUIRE_ENV):
         pytest.fail(f"{message} ({REQUIRE_ENV} is set, so this is a failure, not a skip)")
     pytest.skip(message)
+
+
+def require_file(path, package: str) -> None:
+    """A file a system package installs (e.g. a schema), with the same skip-or-fail rule as :func:`require_tool`."""
+    if os.path.exists(path):
+        return
+    message = f"{path} not found: install the Debian package '{package}'"
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{message} ({REQUIRE_ENV} is set, so this is a failure, not a skip)")
+    pytest.skip(message)

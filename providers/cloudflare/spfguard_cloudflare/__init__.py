@@ -17,11 +17,11 @@ Settings: ``zone_id``, ``api_token``, ``base_url``, ``retries``, ``timeout``, ``
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from spfguard.errors import IncompleteError
+from spfguard.net import DeadlineExceeded, call_with_deadline
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import unquote
 
@@ -81,28 +81,18 @@ class CloudflareProvider(Provider):
         import cloudflare
 
         deadline = float(self.settings.get("timeout", 60))
-        outcome: dict = {}
 
-        def work() -> None:
-            try:
-                outcome["value"] = fn(*args, **kwargs)
-            except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
-                outcome["error"] = err
-
-        worker = threading.Thread(target=work, name="cloudflare-call", daemon=True)
-        worker.start()
-        worker.join(deadline)
-        if worker.is_alive():
+        def abort() -> None:
             client, self._client = self._client, None
             if client is not None:
                 client.close()
+
+        try:
+            return call_with_deadline(lambda: fn(*args, **kwargs), deadline, f"cloudflare: {what}", abort)
+        except DeadlineExceeded as err:
             changes = "; a write may or may not have been applied: check with `spfguard check`" \
                 if what.startswith(("creating", "updating", "deleting", "writing")) else ""
-            raise ProviderError(f"cloudflare: {what}: no complete answer within {deadline:g}s{changes}")
-        try:
-            if "error" in outcome:
-                raise outcome["error"]
-            return outcome["value"]
+            raise ProviderError(f"{err}{changes}") from None
         except cloudflare.APIStatusError as err:
             hint = HINTS.get(err.status_code, "")
             codes = ", ".join(f"{e.get('code')} {e.get('message')}" for e in _errors(err))
