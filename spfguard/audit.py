@@ -13,7 +13,7 @@ from spfguard.dmarc import DmarcSummary, summarise_dmarc
 from spfguard.dns.base import DnsClient, Status
 from spfguard.findings import Finding
 from spfguard.policy import decide
-from spfguard.rules import PERMERROR_CODES, dmarc_findings, tree_findings
+from spfguard.rules import PERMERROR_CODES, dmarc_findings, parked_findings, tree_findings
 from spfguard.spf.evaluator import SpfResult, check_host_async
 from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT
 from spfguard.tree import Node, walk
@@ -24,6 +24,8 @@ from spfguard.vendors.coverage import (
     classify_ranges,
     coverage,
     coverage_findings,
+    depends_on_the_message,
+    sampled_coverage,
     sender_sets,
 )
 
@@ -40,6 +42,7 @@ class Report:
     evaluations: list[tuple[str, SpfResult]] = field(default_factory=list)
     coverage: dict[str, Coverage] = field(default_factory=dict)
     ranges: list[RangeInfo] = field(default_factory=list)
+    parked: bool = False  # checked as a domain that sends and receives no mail
 
     @property
     def record(self) -> str | None:
@@ -79,9 +82,10 @@ class Report:
 
 async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lookups: int = 9,
                 dmarc: bool = True, expect: Sequence[str] = (),
-                senders: Sequence[SenderSet] | None = None) -> Report:
+                senders: Sequence[SenderSet] | None = None, parked: bool = False) -> Report:
     """Audit one domain. ``expect`` names catalogue platforms whose coverage is checked; callers auditing
-    many domains resolve the platforms' sender sets once and pass them as ``senders``."""
+    many domains resolve the platforms' sender sets once and pass them as ``senders``. ``parked``: the domain
+    sends and receives no mail, and its lockdown is checked."""
     domain = domain.rstrip(".").lower()
     tree_task = walk(domain, dns)
     dmarc_task = summarise_dmarc(domain, dns) if dmarc else _given(None)
@@ -90,17 +94,29 @@ async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lo
     evals = [check_host_async(ip, domain, f"postmaster@{domain}", helo=domain, dns=dns) for ip in ips]
     tree, dmarc_summary, mx, senders, *results = await asyncio.gather(tree_task, dmarc_task, mx_task, senders_task,
                                                                        *evals)
-    report = Report(domain, tree, dmarc=dmarc_summary, evaluations=list(zip(ips, results, strict=True)))
+    report = Report(domain, tree, dmarc=dmarc_summary, evaluations=list(zip(ips, results, strict=True)),
+                    parked=parked)
     if mx is not None:
         report.mx = [host for _, host in sorted(mx.records)] if mx.status is Status.ANSWER else []
     report.findings = tree_findings(tree, warn_lookups=warn_lookups)
     if tree.parsed is not None:
-        report.coverage = coverage(tree, decide(tree), list(senders))
+        policy = decide(tree)
+        report.coverage = coverage(tree, policy, list(senders))
+        measured = [s for s in senders if report.coverage[s.platform.name].status != "unknown"
+                    and depends_on_the_message(policy, s)]
+        for found in await asyncio.gather(*(sampled_coverage(domain, dns, s, report.coverage[s.platform.name])
+                                             for s in measured)):
+            report.coverage[found.platform] = found
     report.ranges = classify_ranges(tree, list(senders))
     report.findings.extend(coverage_findings(report.coverage, report.ranges, [s.platform.name for s in senders],
                                              domain))
     if dmarc_summary is not None:
         report.findings.extend(dmarc_findings(domain, dmarc_summary))
+    if parked:
+        records = None  # not looked up, or the lookup failed: not judged
+        if mx is not None and mx.status is not Status.TEMPFAIL:
+            records = sorted(mx.records) if mx.status is Status.ANSWER else []
+        report.findings.extend(parked_findings(domain, tree.record, dmarc_summary, records))
     return report
 
 

@@ -58,7 +58,7 @@ async def summarise_dmarc(domain: str, dns: DnsClient) -> DmarcSummary:
     answer, records = await _dmarc_txt(domain, dns)
     found_at = domain
     if answer.status is not Status.TEMPFAIL and not records:
-        base = _organisational_domain(domain)
+        base = organisational_domain(domain)
         if base != domain:  # RFC 7489 §6.6.3: fall back to the organisational domain
             answer, records = await _dmarc_txt(base, dns)
             found_at = base
@@ -73,7 +73,7 @@ async def summarise_dmarc(domain: str, dns: DnsClient) -> DmarcSummary:
     return await asyncio.to_thread(_parse, records[0], found_at, _BridgeResolver(dns, loop))
 
 
-def _organisational_domain(domain: str) -> str:
+def organisational_domain(domain: str) -> str:
     try:
         from checkdmarc.utils import get_base_domain
         return get_base_domain(domain)

@@ -40,6 +40,9 @@ CODES = {
     "unknown-smart-host": "a connector smart host belongs to no platform of the catalogue",
     "dmarc-missing": "no DMARC record for the domain or its organisational domain",
     "dmarc-policy-none": "DMARC p=none: failing mail is not quarantined or rejected",
+    "dmarc-subdomain-policy-none": "DMARC sp=none under a stricter p=: mail from any invented subdomain is delivered",
+    "parked-not-locked": "a parked domain (sends and receives no mail) without the lockdown: v=spf1 -all, DMARC "
+                         "p=reject, null MX (RFC 7505)",
 }
 
 
@@ -74,6 +77,8 @@ HINTS = {
     "unknown-smart-host": "Check the host name; nothing is wrong if it is your own relay.",
     "dmarc-missing": "Publish _dmarc with p=none and a rua= address to start collecting reports.",
     "dmarc-policy-none": "Move to p=quarantine, then p=reject, once the reports show only your own senders.",
+    "dmarc-subdomain-policy-none": "Remove sp=none (subdomains then get p=) or set sp=quarantine / sp=reject.",
+    "parked-not-locked": "Publish 'v=spf1 -all', '_dmarc TXT \"v=DMARC1; p=reject\"' and 'MX 0 .' (a null MX).",
 }
 
 

@@ -217,4 +217,37 @@ def dmarc_findings(domain: str, summary: DmarcSummary) -> list[Finding]:
     if summary.policy == "none":
         return [Finding("dmarc-policy-none", "warning", f"DMARC p=none at {where}: mail that fails SPF and DKIM "
                         "is still delivered; move to quarantine or reject once reports are clean", where)]
+    if summary.subdomain_policy == "none":  # RFC 7489 §6.3: sp= applies to every subdomain, existing or not
+        return [Finding("dmarc-subdomain-policy-none", "warning", f"DMARC p={summary.policy} but sp=none at "
+                        f"{where}: mail from any subdomain of {domain} — which anyone can invent — is delivered "
+                        "even when it fails; remove sp=none or set sp=reject", where)]
     return []
+
+
+def parked_findings(domain: str, record: str | None, dmarc: DmarcSummary | None,
+                    mx: list[tuple[int, str]] | None) -> list[Finding]:
+    """A domain that sends and receives no mail, locked down (M3AAWG's parked-domain practice): SPF exactly
+    ``v=spf1 -all`` (RFC 7208), DMARC ``p=reject`` with no weaker ``sp=`` (RFC 7489), a null MX (RFC 7505: one MX
+    record, preference 0, exchange "."). One finding listing everything missing."""
+    missing = []
+    spf_locked = record is not None and " ".join(record.lower().split()) == "v=spf1 -all"
+    if record is None:
+        missing.append("no SPF record (publish v=spf1 -all)")
+    elif not spf_locked:
+        missing.append(f"SPF is {record!r}, not 'v=spf1 -all' (it authorises senders)")
+    if dmarc is not None:
+        if not dmarc.present:
+            missing.append("no DMARC record (publish v=DMARC1; p=reject)")
+        elif dmarc.policy != "reject" or dmarc.subdomain_policy not in (None, "reject"):
+            missing.append(f"DMARC p={dmarc.policy}" + (f" sp={dmarc.subdomain_policy}" if dmarc.subdomain_policy
+                                                        else "") + ", not p=reject")
+        elif dmarc.pct not in (None, 100):
+            missing.append(f"DMARC pct={dmarc.pct}: reject applies to part of the mail only")
+    if mx is not None and not (len(mx) == 1 and mx[0][0] == 0 and mx[0][1] in ("", ".")):  # RFC 7505 §3
+        hosts = ", ".join(f"{pref} {host or '.'}" for pref, host in sorted(mx))
+        missing.append(f"MX {hosts}: not the null MX 'MX 0 .' (RFC 7505)" if mx else
+                       "no MX record: senders fall back to its A/AAAA record (publish the null MX 'MX 0 .')")
+    if not missing:
+        return []
+    return [Finding("parked-not-locked", "warning" if spf_locked else "error",
+                    f"{domain} is parked but not locked down: " + "; ".join(missing), domain)]

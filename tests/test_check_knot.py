@@ -87,3 +87,30 @@ def test_many_domains_share_the_cache(knot):
     proc = spfguard("check", *domains, "--nameserver", knot.address, "--format", "json")
     results = json.loads(proc.stdout)["results"]
     assert len(results) == 60 and {r["lookups"] for r in results if r["domain"] == "aacn.org"} == {9}
+
+
+def test_a_macro_record_served_by_knot_is_measured_not_skipped(knot):
+    """Issue #16: a record whose outcome depends on the client address (exists:%{i}…, a Valimail-style include)
+    cannot be decided from address sets; coverage of the expected platform is measured with check_host() on the
+    ends and middles of its ranges: its IPv4 range passes, its IPv6 range does not — partial."""
+    proc = spfguard("check", "macro.spfguard.test", "--nameserver", knot.address, "--expect", "sendgrid",
+                    "--format", "json")
+    result = json.loads(proc.stdout)["results"][0]
+    assert result["coverage"]["sendgrid"] == {"status": "partial", "missing": ["2001:db8:2::/48"], "via": [],
+                                              "method": "sampled", "samples": 6}
+    assert "partial-vendor" in [f["code"] for f in result["findings"]]
+    exact = spfguard("check", "aacn.org", "--nameserver", knot.address, "--expect", "microsoft365", "--format", "json")
+    assert json.loads(exact.stdout)["results"][0]["coverage"]["microsoft365"]["method"] == "exact"
+
+
+def test_eval_shows_each_macro_expanded(knot):
+    proc = spfguard("eval", "198.18.2.127", "macro.spfguard.test", "--nameserver", knot.address, "--json")
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["result"] == "pass"
+    (step,) = result["trace"]
+    assert step["target"] == "198.18.2.127._ip.macro.spfguard.test" and step["matched"]
+    assert step["macros"] == [{"macro": "%{i}", "value": "198.18.2.127"},
+                              {"macro": "%{d}", "value": "macro.spfguard.test"}]
+    text = spfguard("eval", "2001:db8:2::1", "macro.spfguard.test", "--nameserver", knot.address, "--trace").stdout
+    assert "    %{ir} = 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.8.b.d.0.1.0.0.2" in text
+    assert "%{v} = ip6" in text and text.startswith("fail:")

@@ -242,3 +242,16 @@ def test_auto_fix_re_flattens_when_only_vendor_ranges_drifted(knot, rfc2136, hoo
         set_record(rfc2136, vendor, original_vendor)
         for name, values in originals.items():
             rfc2136.apply([Change(name, tuple(rfc2136.read_txt(name)), tuple(values))])
+
+
+def test_a_parked_domain_that_authorises_senders_is_alerted(knot, hook, tmp_path):
+    """Issue #16: `parked = true` in the monitor's domain list: the lockdown is checked on every run (aacn.org
+    sends mail, so as a parked domain it is wide open)."""
+    config = write_config(tmp_path, hook, [])
+    config.write_text(config.read_text().replace("[alerts]", '[[monitor.domains]]\nname = "aacn.org"\n'
+                                                             "parked = true\n[alerts]"))
+    run = monitor(config, knot.address)
+    assert run.returncode == 1, run.stdout + run.stderr
+    (post,) = hook.posts
+    assert ("aacn.org", "spf-error") in {(e["domain"], e["code"]) for e in post["events"]}
+    assert "parked-not-locked" in post["text"]

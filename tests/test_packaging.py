@@ -49,7 +49,11 @@ def installed(wheels, tmp_path_factory):
     """A fresh venv with the wheels installed as users install them (dependencies from the index)."""
     venv = tmp_path_factory.mktemp("venv")
     _run(sys.executable, "-m", "venv", venv)
-    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wheels)
+    core = next(w for w in wheels if w.name.startswith("spfguard-0"))
+    plugins = [w for w in wheels if w != core]
+    # the core with its dmarc extra (`spfguard senders`), as the README's install line has it
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         f"spfguard[dmarc] @ {core.as_uri()}", *plugins)
     return venv / "bin" / "spfguard"
 
 

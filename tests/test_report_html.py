@@ -170,3 +170,18 @@ def test_a_timeline_draws_only_where_the_line_bends():
                                                                               "needs 12")])
     assert svg.count("<circle") == 5 and svg.count("<rect") == 1 and svg.count("<path") == 1  # a repeat: one mark
     assert "could not check" in svg and "12 lookups" in svg
+
+
+def test_the_senders_page(browser, tmp_path):
+    from tests.conftest import ROOT
+
+    out = tmp_path / "senders.html"
+    assert main(["senders", "aacn.org", "--dmarc-reports", str(ROOT / "fixtures" / "dmarc"), "--zone",
+                 str(DEMO_ZONES), "--format", "html", "--output", str(out), "--suggest"]) == 1
+    page, requests, problems = open_page(browser, out)
+    assert_self_contained(out, requests, problems)
+    row = page.locator("table.senders tr[data-platform='sendgrid']")
+    assert row.get_attribute("data-status") == "unauthorised" and "add include:sendgrid.net" in row.inner_text()
+    assert page.locator("table.senders tr[data-status='unused']").count() == 1
+    assert page.locator("table.unknown tr[data-source='192.0.2.99']").inner_text().count("possible spoofing") == 1
+    assert "spfguard fix aacn.org --expect google-workspace,microsoft365,sendgrid" in page.inner_text("body")

@@ -58,6 +58,44 @@ def test_catalogue_is_data():
         catalogue.get("nope")
 
 
+REAL_SNAPSHOTS = ("microsoft365", "google-workspace", "mimecast-us", "mimecast-eu", "mimecast-uk", "mimecast-de",
+                  "mimecast-ca", "mimecast-za", "mimecast-au", "mimecast")  # chains from ../shared/refdata
+
+
+def test_the_catalogue_lists_25_platforms_each_with_a_documented_include(capsys):
+    catalogue = load_catalogue()
+    assert len(catalogue.platforms) >= 25
+    assert all(p.source and p.include and p.display for p in catalogue.platforms.values())
+    assert main(["ranges", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert listed == list(catalogue.platforms) and {"sendgrid", "amazon-ses", "zendesk", "mailgun-eu"} <= set(listed)
+
+
+def test_every_platform_has_a_fixture_zone_and_no_invented_range_passes_for_real():
+    """Each include resolves offline; outside the dated snapshots, the fixture ranges are test addresses (RFC 2544
+    198.18.0.0/15, RFC 3849 2001:db8::/32) and the zone file says it is not the real record."""
+    import asyncio
+    import ipaddress
+
+    from spfguard.vendors.coverage import sender_sets
+
+    catalogue = load_catalogue()
+    sets = asyncio.run(sender_sets(list(catalogue.platforms), ZoneFileDns.load(DEMO_ZONES)))
+    test_v4, test_v6 = ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:db8::/32")
+    for s in sets:
+        assert s.error is None and (s.v4 or s.v6), s.platform.name
+        if s.platform.name in REAL_SNAPSHOTS:
+            continue
+        assert all(n.subnet_of(test_v4 if n.version == 4 else test_v6) for n in s.v4.cidrs() + s.v6.cidrs()), \
+            s.platform.name
+    for platform in catalogue.platforms.values():
+        if platform.name in REAL_SNAPSHOTS:
+            continue
+        zone = next(p for p in DEMO_ZONES.glob("*.zone") if platform.include == p.stem or
+                    platform.include.endswith("." + p.stem))
+        assert "NOT the real" in zone.read_text() or "MADE UP" in zone.read_text(), zone
+
+
 def test_full_through_includes(dns):
     report = audit("full-include", dns)
     assert {n: c.status for n, c in report.coverage.items()} == dict.fromkeys(EXPECT, "full")
@@ -130,7 +168,8 @@ def test_check_expect_from_config_and_json(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)["results"][0]
     assert code == 0
     assert data["coverage"]["mimecast-us"] == {"status": "full", "missing": [],
-                                               "via": ["include:us._netblocks.mimecast.com"]}
+                                               "via": ["include:us._netblocks.mimecast.com"],
+                                               "method": "exact"}
     assert [r["status"] for r in data["ranges"]] == ["stale"] * 3
     config.write_text('[check]\nexpect = ["microsoft356"]\n')
     code = main(["check", "aacn.org", "--zone", str(DEMO_ZONES), "--config", str(config)])
@@ -277,7 +316,7 @@ def test_ranges_show(capsys):
 
 
 def test_ranges_show_unresolvable_chain_exits_3(capsys):
-    assert main(["ranges", "show", "mimecast-usb", "--zone", str(DEMO_ZONES)]) == 3
+    assert main(["ranges", "show", "mimecast-usb", "--zone", str(DEMO_ZONES / "aacn.org.zone")]) == 3
     assert "could not resolve usb._netblocks.mimecast.com" in capsys.readouterr().err
 
 

@@ -82,6 +82,9 @@ def check(
     = None,
     expect: ExpectOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tree: list each record's ranges.")] = False,
+    parked: Annotated[bool, typer.Option("--parked", help="The domains send and receive no mail: check the lockdown "
+                                                          "(v=spf1 -all, DMARC p=reject, null MX). A domain list's "
+                                                          "'parked' column sets it per domain.")] = False,
     config: ConfigOption = None,
     timeout: TimeoutOption = 2.0,
     retries: RetriesOption = 2,
@@ -92,6 +95,7 @@ def check(
     ips = parse_ips(ip)
     entries = collect_domains(domains, domains_from, platforms=catalogue.platforms)
     names = [e.name for e in entries]
+    parked_names = {e.name for e in entries if parked or e.parked}
     expected = get_list({"expect": split_values(expect)}, "expect", "--expect", catalogue.platforms) if expect \
         else settings.expect
     fmt = Format.summary if summary else fmt
@@ -111,7 +115,8 @@ def check(
         senders = await sender_sets(expected, dns)  # once for all domains
         out.write(render.begin())
         async for index, report in audit_stream(names, dns, ips=ips, senders=senders,
-                                                warn_lookups=warn_lookups or settings.warn_lookups):
+                                                warn_lookups=warn_lookups or settings.warn_lookups,
+                                                per_domain=lambda name: {"parked": name in parked_names}):
             outcome.add(report)
             out.write(render.add(index, report))
             if progress:

@@ -49,7 +49,8 @@ def evaluate(
         if trace:
             typer.echo("  trace:")
             for step in result.trace:
-                typer.echo("    " + safe(step))
+                for line in step.lines():
+                    typer.echo("    " + safe(line))
     if result.result == "temperror":
         raise typer.Exit(Exit.INCOMPLETE)
     raise typer.Exit(Exit.OK if result.result == "pass" else Exit.FINDINGS)

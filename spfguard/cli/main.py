@@ -19,6 +19,7 @@ from spfguard.cli import inventory as inventory_cmd
 from spfguard.cli import monitor as monitor_cmd
 from spfguard.cli import providers as providers_cmd
 from spfguard.cli import ranges as ranges_cmd
+from spfguard.cli import senders as senders_cmd
 from spfguard.cli.common import Exit
 from spfguard.errors import SpfguardError
 from spfguard.report.escape import safe
@@ -36,6 +37,7 @@ app.command("check")(check_cmd.check)
 app.command("eval")(eval_cmd.evaluate)
 app.command("fix")(fix_cmd.fix)
 app.command("rollback")(fix_cmd.rollback)
+app.command("senders")(senders_cmd.senders)
 app.command("providers")(providers_cmd.providers)
 app.command("inventory")(inventory_cmd.inventory)
 app.add_typer(ranges_cmd.app, name="ranges")

@@ -110,7 +110,8 @@ async def _check(settings: MonitorSettings, domains: list[DomainSettings], dns: 
     async def snapshots():
         async for index, report in audit_stream([d.name for d in domains], dns, warn_lookups=settings.warn_lookups,
                                                 per_domain=lambda name: {"senders": [senders[p] for p in
-                                                                                     by_name[name].expect]}):
+                                                                                     by_name[name].expect],
+                                                                         "parked": by_name[name].parked}):
             domain = domains[index]
             sources = {}
             flattened = store.flattened(domain.name)

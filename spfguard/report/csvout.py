@@ -12,7 +12,7 @@ from spfguard.report.escape import safe
 from spfguard.report.text import worst
 
 COLUMNS = ["domain", "record", "lookups", "void_lookups", "void_lookups_ipv6", "verdict", "worst_severity",
-           "findings"]
+           "findings", "parked"]
 
 
 class CsvRenderer(Renderer):
@@ -33,4 +33,4 @@ class CsvRenderer(Renderer):
             coverage.append("" if cov is None else cov.status + (f" (missing {' '.join(cov.missing)})"
                                                                   if cov.missing else ""))
         return self._row([report.domain, safe(report.record or ""), report.lookups, report.voids4, report.voids6,
-                          report.verdict, worst(report), codes, *coverage])
+                          report.verdict, worst(report), codes, "true" if report.parked else "false", *coverage])

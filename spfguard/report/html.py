@@ -73,7 +73,8 @@ def domain_view(report: Report, expect=(), plan=None) -> dict:
         "counts": ", ".join(f"{n} {s}" for s in reversed(SEVERITIES)
                             if (n := sum(f.severity == s for f in report.findings))) or "none",
         "coverage": [{"platform": name, "display": catalogue.platforms[name].display, "status": c.status,
-                      "missing": c.missing, "via": [safe(v) for v in c.via]} for name, c in report.coverage.items()],
+                      "missing": c.missing, "via": [safe(v) for v in c.via], "samples": c.samples}
+                     for name, c in report.coverage.items()],
         "evaluations": [{"ip": ip, "result": r.result, "path": safe(" → ".join(s.term for s in r.path) or r.reason)}
                         for ip, r in report.evaluations],
         "tree": node_view(report.tree, marked) if report.tree.parsed is not None or report.tree.status != "ok"

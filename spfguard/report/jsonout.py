@@ -45,7 +45,9 @@ def term_to_json(info: TermInfo) -> dict:
 def evaluation_to_json(ip: str, result: SpfResult) -> dict:
     return {"ip": ip, "result": result.result, "explanation": result.explanation, "reason": result.reason,
             "path": [{"domain": s.domain, "term": s.term} for s in result.path],
-            "lookups": result.lookups, "void_lookups": result.void_lookups}
+            "lookups": result.lookups, "void_lookups": result.void_lookups,
+            "trace": [{"domain": t.domain, "term": t.term, "depth": t.depth, "target": t.target, "matched": t.matched,
+                       "macros": [{"macro": m, "value": v} for m, v in t.expansions]} for t in result.trace]}
 
 
 def report_to_json(report: Report) -> dict:
@@ -63,6 +65,7 @@ def report_to_json(report: Report) -> dict:
         "evaluations": [evaluation_to_json(ip, r) for ip, r in report.evaluations],
         "coverage": {name: c.to_json() for name, c in report.coverage.items()},
         "ranges": [r.to_json() for r in report.ranges],
+        "parked": report.parked,
     }
     return out
 

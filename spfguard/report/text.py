@@ -39,7 +39,9 @@ def headline(report: Report, color: bool = False) -> list[str]:
     lines = [f"{report.domain}: {safe(report.record) if report.record is not None else _no_record(report)}",
              f"  lookups {report.lookups}/{LOOKUP_LIMIT} · void lookups {voids(report)} · verdict: {verdict}"]
     if report.mx is not None:
-        lines.append(f"  MX: {', '.join(safe(m) for m in report.mx) or '(none)'}")
+        hosts = ", ".join(safe(m) for m in report.mx) or "(none)"
+        null = report.mx in (["."], [""])  # RFC 7505: the domain accepts no mail
+        lines.append(f"  MX: {'null MX (accepts no mail, RFC 7505)' if null else hosts}")
     if report.dmarc is not None:
         d = report.dmarc
         if d.present:
@@ -100,7 +102,8 @@ class TableRenderer(Renderer):
             missing = f" — missing {', '.join(cov.missing[:4])}{' …' if len(cov.missing) > 4 else ''}" \
                 if cov.missing else ""
             via = f" via {', '.join(safe(v) for v in cov.via)}" if cov.via else ""
-            lines.append(f"  coverage {name}: {cov.status}{via}{missing}")
+            sampled = f" (measured: check_host() on {cov.samples} addresses)" if cov.samples else ""
+            lines.append(f"  coverage {name}: {cov.status}{sampled}{via}{missing}")
         for ip, res in report.evaluations:
             path = " → ".join(safe(s.term) for s in res.path) or safe(res.reason)
             lines.append(f"  check_host({ip}) = {res.result}  via {path}")

@@ -55,10 +55,16 @@ class TraceStep:
     depth: int  # 0 for the checked domain's record, +1 per include/redirect
     target: str | None = None  # the name looked up (macros expanded), for include/redirect/a/mx/ptr/exists
     matched: bool = False
+    expansions: list[tuple[str, str]] = field(default_factory=list)  # each macro as written -> its value (§7.3)
+
+    def lines(self) -> list[str]:
+        """The term, then one line per macro and its value."""
+        target = f" → {self.target}" if self.target is not None and self.target not in self.term else ""
+        line = f"{'  ' * self.depth}{self.domain}: {self.term}{target}{'  (match)' if self.matched else ''}"
+        return [line, *(f"{'  ' * self.depth}    {m} = {v}" for m, v in self.expansions)]
 
     def __str__(self) -> str:
-        target = f" → {self.target}" if self.target is not None and self.target not in self.term else ""
-        return f"{'  ' * self.depth}{self.domain}: {self.term}{target}{'  (match)' if self.matched else ''}"
+        return "\n".join(self.lines())
 
 
 @dataclass(frozen=True)
@@ -175,8 +181,9 @@ class _Evaluation:
         return macro.MacroContext(self.ip, self.sender, domain, self.helo, self.receiver, self.timestamp,
                                   self.upper_hex)
 
-    async def expand_domain(self, spec: DomainSpec, domain: str) -> str:
-        return truncate_domain(await macro.expand(spec.tokens, self.context(domain), self.validated_name))
+    async def expand_domain(self, spec: DomainSpec, domain: str, step: TraceStep | None = None) -> str:
+        steps = step.expansions if step is not None else None
+        return truncate_domain(await macro.expand(spec.tokens, self.context(domain), self.validated_name, steps))
 
     async def validated_name(self) -> str:
         """RFC 7208 §7.3 ``%{p}``; lookup failures give "unknown"."""
@@ -249,7 +256,7 @@ class _Evaluation:
             step = TraceStep(domain, redirect.render(), len(path))
             self.trace.append(step)
             self.count_lookup(here)
-            target = step.target = await self.expand_domain(redirect.domain, domain)
+            target = step.target = await self.expand_domain(redirect.domain, domain, step)
             outcome = await self.check_host(target, here)
             if outcome.result == "none":
                 raise _Stop("permerror", f"redirect target {target} has no SPF record", here)
@@ -265,7 +272,7 @@ class _Evaluation:
             return here
         if kind in ("ip4", "ip6"):
             return here if self.ip.version == (4 if kind == "ip4" else 6) and self.ip in mech.network else None
-        target = await self.expand_domain(mech.domain, domain) if mech.domain is not None else domain
+        target = await self.expand_domain(mech.domain, domain, step) if mech.domain is not None else domain
         step.target = target
         if kind == "include":  # RFC 7208 §5.2
             outcome = await self.check_host(target, here)

@@ -182,8 +182,10 @@ async def expand(
     tokens: tuple[Token, ...],
     ctx: MacroContext,
     validated_name: Callable[[], Awaitable[str]] | None = None,
+    steps: list[tuple[str, str]] | None = None,
 ) -> str:
-    """Expand tokens. ``validated_name`` computes ``%{p}`` (it needs DNS) and is called at most once."""
+    """Expand tokens. ``validated_name`` computes ``%{p}`` (it needs DNS) and is called at most once. ``steps``,
+    when given, receives each macro as written and what it expanded to (for ``eval --trace``)."""
     out: list[str] = []
     p_value: str | None = None
     for token in tokens:
@@ -211,4 +213,6 @@ async def expand(
                     "t": lambda: str(ctx.timestamp),
                 }[letter]()
             out.append(_transform(value, token))
+            if steps is not None:
+                steps.append((token.render(), out[-1]))
     return "".join(out)

@@ -21,6 +21,8 @@ class Platform:
     aliases: tuple[str, ...] = ()
     endpoints: str | None = None  # Microsoft 365 endpoint web service instance
     mx: tuple[str, ...] = ()  # patterns of its inbound mail hosts
+    ptr: tuple[str, ...] = ()  # patterns of its outbound servers' reverse-DNS names
+    source: str = ""  # where the platform documents its include
 
     @property
     def includes(self) -> tuple[str, ...]:
@@ -53,6 +55,12 @@ class Catalogue:
         return next((p.name for p in self.platforms.values() if any(fnmatch.fnmatchcase(host, m) for m in p.mx)),
                     None)
 
+    def platform_of_ptr(self, name: str) -> str | None:
+        """The platform whose outbound servers' reverse-DNS names match ``name``."""
+        name = name.lower().rstrip(".")
+        return next((p.name for p in self.platforms.values() if any(fnmatch.fnmatchcase(name, m) for m in p.ptr)),
+                    None)
+
     def retired_overlapping(self, network: Network) -> list[RetiredRange]:
         return [r for r in self.retired if r.network.version == network.version and r.network.overlaps(network)]
 
@@ -63,7 +71,8 @@ def load_catalogue() -> Catalogue:
     data = tomllib.loads(package.joinpath("catalogue.toml").read_text(encoding="utf-8"))
     platforms = {
         name: Platform(name, spec["display"], spec["include"], spec.get("owner", ""), tuple(spec.get("aliases", ())),
-                       spec.get("endpoints"), tuple(spec.get("mx", ())))
+                       spec.get("endpoints"), tuple(spec.get("mx", ())), tuple(spec.get("ptr", ())),
+                       spec.get("source", ""))
         for name, spec in data["platforms"].items()
     }
     retired = []

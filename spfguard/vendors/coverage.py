@@ -13,6 +13,7 @@ from spfguard.dns.base import DnsClient, within
 from spfguard.findings import Finding
 from spfguard.ipset import IPSet
 from spfguard.policy import Policy, decide
+from spfguard.spf.evaluator import check_host_async
 from spfguard.tree import Node, walk
 from spfguard.vendors.catalogue import Catalogue, Platform, load_catalogue
 
@@ -41,9 +42,13 @@ class Coverage:
     missing: list[str] = field(default_factory=list)
     via: list[str] = field(default_factory=list)
     error: str | None = None
+    samples: int = 0  # > 0: measured with check_host() on this many addresses (a record with macros, exists, ptr)
 
     def to_json(self) -> dict:
-        out = {"status": self.status, "missing": self.missing, "via": self.via}
+        out = {"status": self.status, "missing": self.missing, "via": self.via,
+               "method": "sampled" if self.samples else "exact"}
+        if self.samples:
+            out["samples"] = self.samples
         if self.error:
             out["error"] = self.error
         return out
@@ -110,6 +115,48 @@ def coverage(root: Node, policy: Policy, senders: list[SenderSet]) -> dict[str, 
     return out
 
 
+MAX_SAMPLES = 512  # check_host() evaluations per platform
+
+
+def depends_on_the_message(policy: Policy, sender: SenderSet) -> bool:
+    """Whether a term that cannot be decided statically (a macro include, exists, ptr) is reached for some of the
+    platform's addresses: then only check_host() itself can tell what they get."""
+    return any(policy.family(v).conditional is not None and policy.family(v).conditional & sender.family(v)
+               for v in (4, 6))
+
+
+def sample_points(network) -> list:
+    """The first, a middle and the last address of a range."""
+    first, last = int(network.network_address), int(network.broadcast_address)
+    return [type(network.network_address)(a) for a in dict.fromkeys((first, (first + last) // 2, last))]
+
+
+async def sampled_coverage(domain: str, dns: DnsClient, sender: SenderSet, exact: Coverage) -> Coverage:
+    """Coverage of a record whose outcome depends on the message, measured: the whole record evaluated with
+    check_host() (RFC 7208 §4, every limit applied) for the ends and a middle of each of the platform's ranges
+    (one address per range, and every n-th range, for platforms too large for ``MAX_SAMPLES``). A range is
+    missing when any of its samples does not pass."""
+    networks = sender.v4.cidrs() + sender.v6.cidrs()
+    points = {n: sample_points(n) for n in networks}
+    if len(networks) * 3 > MAX_SAMPLES:
+        step = -(-len(networks) // MAX_SAMPLES)
+        points = {n: p[:1] for n, p in list(points.items())[::step]}
+    gate = asyncio.Semaphore(64)
+
+    async def passes(network) -> list[bool]:
+        async def one(address) -> bool:
+            async with gate:
+                found = await check_host_async(str(address), domain, f"postmaster@{domain}", helo=domain, dns=dns)
+            return found.result == "pass"
+
+        return list(await asyncio.gather(*(one(a) for a in points[network])))
+
+    outcomes = dict(zip(points, await asyncio.gather(*(passes(n) for n in points)), strict=True))
+    missing = [str(n) for n, ok in outcomes.items() if not all(ok)]
+    status = "full" if not missing else "none" if not any(any(ok) for ok in outcomes.values()) else "partial"
+    return Coverage(exact.platform, status, missing, exact.via, samples=sum(len(ok) for ok in outcomes.values()))
+
+
 def classify_ranges(root: Node, senders: list[SenderSet], catalogue: Catalogue | None = None) -> list[RangeInfo]:
     """Each ip4/ip6 term of the domain's own records: a current vendor range, a retired one, or unrecognised."""
     catalogue = catalogue or load_catalogue()
@@ -145,13 +192,16 @@ def coverage_findings(cov: dict[str, Coverage], ranges: list[RangeInfo], expecte
     for name, c in cov.items():
         display = catalogue.platforms[name].display
         include = catalogue.platforms[name].include
+        measured = f" (check_host() on {c.samples} sampled addresses: the record depends on the message)" \
+            if c.samples else ""
         if c.status == "none":
-            out.append(Finding("missing-vendor", "error", f"{display} ({name}) is not authorised: add "
+            out.append(Finding("missing-vendor", "error", f"{display} ({name}) is not authorised{measured}: add "
                                f"include:{include}", domain))
         elif c.status == "partial":
             shown = ", ".join(c.missing[:6]) + (f" and {len(c.missing) - 6} more" if len(c.missing) > 6 else "")
-            out.append(Finding("partial-vendor", "warning", f"{display} ({name}) is only partly authorised: "
-                               f"missing {shown}; publish include:{include} instead of copied ranges", domain))
+            remedy = f"add include:{include}" if c.samples else f"publish include:{include} instead of copied ranges"
+            out.append(Finding("partial-vendor", "warning", f"{display} ({name}) is only partly authorised"
+                               f"{measured}: missing {shown}; {remedy}", domain))
         elif c.status == "unknown":
             out.append(Finding("temporary-failure", "error", f"sender ranges of {name} could not be resolved: "
                                f"{c.error}", domain))
