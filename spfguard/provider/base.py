@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from spfguard.errors import ProviderError
+from spfguard.errors import IncompleteError, ProviderError
 from spfguard.spf.txt import split_strings
 
 __all__ = ["GUARANTEES", "Change", "ConflictError", "Provider", "ProviderError", "Secret", "same_values"]
@@ -106,6 +106,15 @@ class Provider(ABC):
         from spfguard.provider.registry import resolve_settings
 
         self.settings = resolve_settings(type(self), settings or {})
+        verify = self.settings.get("verify", "nameservers")
+        if "verify" in self.settings_keys and verify not in ("nameservers", "api"):
+            raise ProviderError(f"{self.name}: verify must be 'nameservers' or 'api', not {verify!r}")
+
+    @property
+    def verify_through_api(self) -> bool:
+        """``verify = "api"``: a write is read back through the provider's API instead of the zone's nameservers
+        (which may be out of reach, e.g. from a CI runner)."""
+        return self.settings.get("verify", "nameservers") == "api"
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> None:
@@ -165,6 +174,15 @@ class Provider(ABC):
             current = self.read_txt(change.name)
             if not same_values(current, change.before):
                 raise ConflictError(change.name, change.before, current)
+
+    def read_back(self, changes: Sequence[Change], why: str = "another writer?") -> None:
+        """After a write: every name holds what was asked, or :class:`IncompleteError` (written, not confirmed:
+        exit 3)."""
+        for change in changes:
+            seen = self.read_txt(change.name)
+            if not same_values(seen, change.after):
+                raise IncompleteError(f"{self.name}: written, but {change.name} reads back {len(seen)} other "
+                                      f"value(s) ({why}): check it with `spfguard check`")
 
     def apply(self, changes: Sequence[Change]) -> None:
         """The changes grouped by zone (plan order kept: chained children, the apex, then deletions), one write

@@ -25,7 +25,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError
 from spfguard.net import DeadlineExceeded, call_with_deadline
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import zone_for
@@ -55,8 +54,6 @@ class AzureDnsProvider(Provider):
         if not self.settings.get("subscription_id"):
             raise ProviderError("azure: no subscription: set AZURE_SUBSCRIPTION_ID or [providers.azure] "
                                 "subscription_id")
-        if self.settings.get("verify", "nameservers") not in ("nameservers", "api"):
-            raise ProviderError("azure: verify must be 'nameservers' or 'api'")
         self.timeout = float(self.settings.get("timeout", 60))
         self._client = None
         self._zones: dict[str, str] | None = None  # zone -> resource group
@@ -204,11 +201,7 @@ class AzureDnsProvider(Provider):
             except _Refused:
                 self._undo(written)
                 raise ConflictError(change.name, change.before) from None
-        for change in changes:  # read back: what Azure holds now is what was asked
-            seen = self.read_txt(change.name)
-            if not same_values(seen, change.after):
-                raise IncompleteError(f"azure: written, but {change.name} reads back {len(seen)} other value(s) "
-                                      "(another writer?): check it with `spfguard check`")
+        self.read_back(changes)
 
     def _undo(self, written: list) -> None:
         """Put back the names already written, newest first, each on the condition that it is still ours."""
@@ -225,7 +218,7 @@ class AzureDnsProvider(Provider):
                                 "`spfguard rollback`")
 
     def authoritative(self, domain: str) -> list[str]:
-        if self.settings.get("verify", "nameservers") == "api":
+        if self.verify_through_api:
             return []
         group, zone, _ = self._where(domain)
         found = self._call(f"reading the zone {zone}", self.client.zones.get, group, zone)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError
 from spfguard.net import DeadlineExceeded, call_with_deadline
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import unquote
@@ -54,8 +53,6 @@ class CloudflareProvider(Provider):
                                 "api_token = \"env:VAR\"")
         self._client = None
         self._zones: dict[str, str] = {}
-        if self.settings.get("verify", "nameservers") not in ("nameservers", "api"):
-            raise ProviderError("cloudflare: verify must be 'nameservers' or 'api'")
 
     def __repr__(self) -> str:  # never show the token
         return f"CloudflareProvider(zone_id={self.settings.get('zone_id')!r})"
@@ -165,14 +162,10 @@ class CloudflareProvider(Provider):
             return
         self._call("writing the changes of the zone in one batch", self.client.dns.records.batch, zone_id=zone_id,
                    deletes=deletes, patches=patches, posts=posts)
-        for change in changes:  # read back: what Cloudflare holds now is what was asked
-            seen = self.read_txt(change.name)
-            if not same_values(seen, change.after):
-                raise IncompleteError(f"cloudflare: written, but {change.name} reads back {len(seen)} other value(s) "
-                                      "(the API lags, or another writer): check it with `spfguard check`")
+        self.read_back(changes, "the API lags, or another writer")
 
     def authoritative(self, domain: str) -> list[str]:
-        if self.settings.get("verify", "nameservers") == "api":
+        if self.verify_through_api:
             return []
         zone = self._call("reading the zone", self.client.zones.get, zone_id=self.zone_id(domain))
         return list(getattr(zone, "name_servers", None) or [])

@@ -45,8 +45,6 @@ class CloudDnsProvider(Provider):
         super().__init__(settings)
         if not self.settings.get("project"):
             raise ProviderError("gcloud: no project: set GOOGLE_CLOUD_PROJECT or [providers.gcloud] project")
-        if self.settings.get("verify", "nameservers") not in ("nameservers", "api"):
-            raise ProviderError("gcloud: verify must be 'nameservers' or 'api'")
         self.timeout = float(self.settings.get("timeout", 60))
         self._client = None
         self._zones: dict[str, Any] | None = None  # DNS name -> ManagedZone
@@ -185,11 +183,7 @@ class CloudDnsProvider(Provider):
             moved = next((c for c in changes if not same_values(self.read_txt(c.name), c.before)), changes[0])
             raise ConflictError(moved.name, moved.before) from None
         self._wait_done(change_set, zone)
-        for change in changes:  # read back: what Cloud DNS holds now is what was asked
-            seen = self.read_txt(change.name)
-            if not same_values(seen, change.after):
-                raise IncompleteError(f"gcloud: written, but {change.name} reads back {len(seen)} other value(s) "
-                                      "(another writer?): check it with `spfguard check`")
+        self.read_back(changes)
 
     def _wait_done(self, change_set, zone: str) -> None:
         deadline = time.monotonic() + float(self.settings.get("wait", 120))
@@ -203,7 +197,7 @@ class CloudDnsProvider(Provider):
             self._call(f"waiting for the change of {zone}", change_set.reload)
 
     def authoritative(self, domain: str) -> list[str]:
-        if self.settings.get("verify", "nameservers") == "api":
+        if self.verify_through_api:
             return []
         zone = self._managed_zones()[self.zone_of(domain)]
         return [ns.rstrip(".") for ns in (zone.name_servers or [])]

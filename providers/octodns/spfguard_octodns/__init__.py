@@ -26,7 +26,6 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import zone_for
 
@@ -167,11 +166,7 @@ class OctoDnsProvider(Provider):
         if ours:
             self._octodns(f"writing the changes of {zone}", self.target.apply,
                           Plan(plan.existing, plan.desired, ours, plan.exists))
-        for change in changes:  # read back
-            seen = self.read_txt(change.name)
-            if not same_values(seen, change.after):
-                raise IncompleteError(f"octodns: written, but {change.name} reads back {len(seen)} other value(s) "
-                                      "(another writer?): check it with `spfguard check`")
+        self.read_back(changes)
 
     def pending_publication(self) -> str | None:
         if not self.writes_yaml:

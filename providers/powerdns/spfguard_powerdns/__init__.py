@@ -21,7 +21,6 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError
 from spfguard.hostport import format_host_port, parse_host_port
 from spfguard.net import http_request
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
@@ -55,8 +54,6 @@ class PowerDnsProvider(Provider):
         if not self._key:
             raise ProviderError("powerdns: no API key: set PDNS_API_KEY or [providers.powerdns] api_key = "
                                 "\"env:VAR\"")
-        if self.settings.get("verify", "nameservers") not in ("nameservers", "api"):
-            raise ProviderError("powerdns: verify must be 'nameservers' or 'api'")
         host, port = parse_host_port(str(self.settings.get("nameserver") or parts.hostname), 53,
                                      "[providers.powerdns] nameserver")
         self._nameserver = format_host_port(host, port)
@@ -163,14 +160,10 @@ class PowerDnsProvider(Provider):
             else:
                 rrsets.append({"name": fqdn, "type": "TXT", "changetype": "DELETE"})
         self._call("PATCH", self._zone_path(zone), f"writing the changes of {zone} in one PATCH", {"rrsets": rrsets})
-        for change in changes:  # read back: what PowerDNS holds now is what was asked
-            seen = self.read_txt(change.name)
-            if not same_values(seen, change.after):
-                raise IncompleteError(f"powerdns: written, but {change.name} reads back {len(seen)} other value(s) "
-                                      "(another writer?): check it with `spfguard check`")
+        self.read_back(changes)
 
     def authoritative(self, domain: str) -> list[str]:
-        return [] if self.settings.get("verify", "nameservers") == "api" else [self._nameserver]
+        return [] if self.verify_through_api else [self._nameserver]
 
 
 def _txt_rrsets(zone: Any) -> dict[str, dict]:

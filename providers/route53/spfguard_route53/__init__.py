@@ -46,9 +46,6 @@ class Route53Provider(Provider):
         self._client = None
         self._zones: dict[str, str] = {}
         self._change_ids: list[str] = []
-        verify = self.settings.get("verify", "nameservers")
-        if verify not in ("nameservers", "api"):
-            raise ProviderError(f"route53: verify must be 'nameservers' or 'api', not {verify!r}")
 
     @property
     def client(self):
@@ -180,7 +177,7 @@ class Route53Provider(Provider):
             self._change_ids.clear()
 
     def authoritative(self, domain: str) -> list[str]:
-        if self.settings.get("verify", "nameservers") == "api":
+        if self.verify_through_api:
             return []
         zone = self._call("get_hosted_zone", Id=self.zone_id(domain))
         return list(zone.get("DelegationSet", {}).get("NameServers", []))
