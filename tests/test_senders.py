@@ -221,3 +221,20 @@ def test_hostile_report_files_are_refused_by_the_parser(tmp_path):
     reading = read_reports([tmp_path], "aacn.org")
     reasons = {p.rsplit("/", 1)[1]: why for p, why in reading.skipped}
     assert "DOCTYPE" in reasons["lol.xml"] and "limit" in reasons["inflate.xml.gz"] and not reading.reports
+
+
+def test_dns_that_fails_is_exit_3_and_a_missing_chain_is_named(capsys, tmp_path):
+    """Without the domain's record "today" cannot be said (exit 3); a platform whose chain cannot be resolved is
+    named instead of silently attributing nothing to it."""
+    assert main(["senders", "aacn.org", "--dmarc-reports", str(DMARC), "--nameserver", "127.0.0.1:9", "--timeout",
+                 "0.2", "--retries", "0"]) == 3
+    assert "could not read the SPF tree of aacn.org" in capsys.readouterr().err
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    for zone in DEMO_ZONES.glob("*.zone"):
+        if zone.name != "sendgrid.net.zone":
+            (zones / zone.name).write_text(zone.read_text())
+    assert main(["senders", "aacn.org", "--dmarc-reports", str(DMARC), "--zone", str(zones), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["platform"] for p in data["unresolved_platforms"]] == ["sendgrid"]
+    assert "198.18.2.20" in [u["source"] for u in data["unknown"]]  # not attributed, and shown as such

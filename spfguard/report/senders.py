@@ -73,6 +73,10 @@ def render_text(senders: Senders, suggest: tuple[str, str] | None = None) -> str
                 f"{_result(s)}  {_ptr(s)}{f'  AS{s.asn} {safe(s.as_name)}' if s.asn else ''}" for s in spoofing]
     for path, why in senders.skipped:
         out.append(f"skipped {safe(path)}: {safe(why)}")
+    if senders.unresolved:
+        out.append(f"not attributed by ranges (their SPF chain could not be resolved): "
+                   f"{', '.join(f'{name} ({safe(why)})' for name, why in senders.unresolved[:5])}"
+                   f"{' …' if len(senders.unresolved) > 5 else ''}")
     if suggest:
         out.append(f"suggested --expect {suggest[0]}")
         out.append(f"  {suggest[1]}")

@@ -81,6 +81,7 @@ class Senders:
     unknown: list[Source]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
+    unresolved: list[tuple[str, str]] = field(default_factory=list)  # platforms whose chain could not be resolved
 
     @property
     def messages(self) -> int:
@@ -105,7 +106,8 @@ class Senders:
                 "unknown": [{**s.to_json(), "ptr": s.ptr, "ptr_organisation": s.ptr_org,
                              "authorised_by": s.via if s.passes else None,
                              "asn": s.asn, "as_name": s.as_name} for s in self.unknown],
-                "skipped": [{"file": f, "reason": why} for f, why in self.skipped]}
+                "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
+                "unresolved_platforms": [{"platform": p, "error": why} for p, why in self.unresolved]}
 
 
 class Attributor:

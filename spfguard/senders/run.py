@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 
 from spfguard.dns.base import DnsClient, Status
+from spfguard.errors import IncompleteError
 from spfguard.senders.analysis import Attributor, Senders, classify, included_platforms
 from spfguard.senders.reports import Reading
 from spfguard.spf.evaluator import check_host_async
@@ -20,6 +21,9 @@ PARALLEL = 64  # check_host() evaluations in flight
 async def analyse(domain: str, reading: Reading, dns: DnsClient) -> Senders:
     catalogue = load_catalogue()
     tree, senders = await asyncio.gather(walk(domain, dns), sender_sets(list(catalogue.platforms), dns, catalogue))
+    if any(n.status == "temperror" for n in tree.walk()):  # "today" cannot be said: nothing would be right
+        raise IncompleteError(f"could not read the SPF tree of {domain}: "
+                              f"{next(n.error for n in tree.walk() if n.status == 'temperror')}")
     included = included_platforms({n.name for n in tree.walk()}, catalogue)
     attribute = Attributor(senders, set(included))
     ips = sorted({row.ip for report in reading.reports for row in report.rows})
@@ -44,5 +48,6 @@ async def analyse(domain: str, reading: Reading, dns: DnsClient) -> Senders:
                              dict(zip(ips, results, strict=True)), dict(zip(unclaimed, names, strict=True)),
                              included)
     senders_found.skipped, senders_found.duplicates = reading.skipped, reading.duplicates
+    senders_found.unresolved = [(s.platform.name, s.error) for s in senders if s.error is not None]
     return senders_found
 
