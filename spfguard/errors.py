@@ -27,3 +27,10 @@ class ProviderError(SpfguardError):
 
 class PlanError(SpfguardError):
     """The record set cannot be fixed automatically; the message says why and what to do: exit code 1."""
+
+
+def first_line(err: BaseException, default: str | None = None, limit: int = 200) -> str:
+    """What a third-party exception says, fit for a one-line message: its first line, cut at ``limit``; when it
+    says nothing, ``default`` (else its type's name)."""
+    lines = str(err).strip().splitlines()
+    return lines[0][:limit] if lines else default or type(err).__name__

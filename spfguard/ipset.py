@@ -97,3 +97,9 @@ def aggregate(networks: Iterable[Network]) -> list[Network]:
     """IPv4 networks first, then IPv6, each family merged to the fewest CIDRs."""
     nets = list(networks)
     return IPSet.of(4, nets).cidrs() + IPSet.of(6, nets).cidrs()
+
+
+def sample_points(network: Network) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The first, a middle and the last address of a network: where a check of the whole range samples it."""
+    first, last = int(network.network_address), int(network.broadcast_address)
+    return [type(network.network_address)(a) for a in dict.fromkeys((first, (first + last) // 2, last))]

@@ -233,7 +233,7 @@ def rollback(
     if provider != saved.provider:
         raise UserError(f"the backup was made with provider {saved.provider!r}, not {provider!r}")
     prov = load_provider_from(provider, load_config(config))
-    published = {c.name: prov.read_txt(c.name) for c in saved.rollback_changes()}
+    published = prov.read_txt_many([c.name for c in saved.rollback_changes()])
     # names already as the backup holds them are left alone: after an apply that was killed part-way, only the
     # names it reached are restored
     changes = [c for c in saved.rollback_changes() if not same_values(published[c.name], c.after)]

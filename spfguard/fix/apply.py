@@ -189,13 +189,11 @@ async def wait_visible(changes: list[Change], provider: Provider, domain: str, t
     where = ", ".join(servers) if servers else f"the {provider.name} provider (read back)"
     deadline = time.monotonic() + timeout
     while True:
-        reader = LiveDns(servers, timeout=2, retries=1) if servers else None  # a new one: no cache between polls
-        seen = {}
-        for change in changes:
-            if reader is None:
-                seen[change.name] = await asyncio.to_thread(provider.read_txt, change.name)
-            else:
-                seen[change.name] = await read_txt_values(reader, change.name)
+        if servers:
+            reader = LiveDns(servers, timeout=2, retries=1)  # a new one each poll: no cache between polls
+            seen = {c.name: await read_txt_values(reader, c.name) for c in changes}
+        else:
+            seen = await asyncio.to_thread(provider.read_txt_many, [c.name for c in changes])
         if all(same_values(seen[c.name], c.after) for c in changes):
             return where, seen
         if time.monotonic() > deadline:

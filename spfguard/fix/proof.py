@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from spfguard.dns.base import DnsClient
-from spfguard.ipset import IPSet
+from spfguard.ipset import IPSet, sample_points
 from spfguard.policy import RESULTS, Policy
 from spfguard.spf.evaluator import UNLIMITED, Limits, check_host_async
 
@@ -60,10 +60,9 @@ def sample_addresses(sets: list[IPSet]) -> list[ipaddress.IPv4Address | ipaddres
         top = (1 << (32 if ipset.version == 4 else 128)) - 1
         cls = ipaddress.IPv4Address if ipset.version == 4 else ipaddress.IPv6Address
         for net in ipset.cidrs():
+            found.update(sample_points(net))
             lo, hi = int(net.network_address), int(net.broadcast_address)
-            for value in (lo, hi, (lo + hi) // 2, lo - 1, hi + 1):
-                if 0 <= value <= top:
-                    found.add(cls(value))
+            found.update(cls(v) for v in (lo - 1, hi + 1) if 0 <= v <= top)  # the neighbours just outside
     return sorted(found, key=lambda a: (a.version, int(a)))[:MAX_SAMPLES]
 
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from spfguard.errors import IncompleteError, UserError
+from spfguard.errors import IncompleteError, UserError, first_line
 from spfguard.monitor.drift import Event
 from spfguard.monitor.snapshot import SNAPSHOT_FORMAT
 
@@ -406,8 +406,8 @@ class PostgresStore(Store):
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise IncompleteError(f"state store {self.location}: cannot connect: {reason}") from None
+            raise IncompleteError(f"state store {self.location}: cannot connect: {first_line(err, limit=1000)}") \
+                from None
         self._prepare("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION")
 
     @contextmanager

@@ -132,6 +132,10 @@ class Provider(ABC):
     def read_txt(self, name: str) -> list[str]:
         """Every TXT value at ``name`` (character-strings joined), [] when there is none."""
 
+    def read_txt_many(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """:meth:`read_txt` of several names; a provider that reads a whole zone at a time reads it once."""
+        return {name: self.read_txt(name) for name in names}
+
     def read_txt_strings(self, name: str) -> list[tuple[str, ...]]:
         """The TXT values at ``name`` as character-strings, exactly as stored (for byte-exact backups)."""
         return [tuple(split_strings(v)) for v in self.read_txt(name)]
@@ -170,16 +174,17 @@ class Provider(ABC):
 
     def check(self, changes: Sequence[Change]) -> None:
         """Compare every name with the values the plan expects; raise before anything is written."""
+        current = self.read_txt_many([c.name for c in changes])
         for change in changes:
-            current = self.read_txt(change.name)
-            if not same_values(current, change.before):
-                raise ConflictError(change.name, change.before, current)
+            if not same_values(current[change.name], change.before):
+                raise ConflictError(change.name, change.before, current[change.name])
 
     def read_back(self, changes: Sequence[Change], why: str = "another writer?") -> None:
         """After a write: every name holds what was asked, or :class:`IncompleteError` (written, not confirmed:
         exit 3)."""
+        seen_at = self.read_txt_many([c.name for c in changes])
         for change in changes:
-            seen = self.read_txt(change.name)
+            seen = seen_at[change.name]
             if not same_values(seen, change.after):
                 raise IncompleteError(f"{self.name}: written, but {change.name} reads back {len(seen)} other "
                                       f"value(s) ({why}): check it with `spfguard check`")

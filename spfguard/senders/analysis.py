@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from spfguard.dmarc import organisational_domain
+from spfguard.dns.base import within
 from spfguard.senders.reports import Report
 from spfguard.vendors.catalogue import Catalogue, Network
 from spfguard.vendors.coverage import SenderSet
@@ -121,14 +122,14 @@ class Attributor:
 
         self._platforms = [(s.platform.name, [n for v in (4, 6) for n in s.family(v).cidrs()])
                            for s in sorted((s for s in senders if s.error is None), key=rank)]
+        self._found: dict[str, tuple[str, Network] | None] = {}  # an IP recurs in many rows and reports
 
     def __call__(self, ip: str) -> tuple[str, Network] | None:
-        address = ipaddress.ip_address(ip)
-        for name, networks in self._platforms:
-            for network in networks:
-                if network.version == address.version and address in network:
-                    return name, network
-        return None
+        if ip not in self._found:
+            address = ipaddress.ip_address(ip)
+            self._found[ip] = next(((name, network) for name, networks in self._platforms for network in networks
+                                    if network.version == address.version and address in network), None)
+        return self._found[ip]
 
 
 def included_platforms(node_names: set[str], catalogue: Catalogue) -> list[str]:
@@ -152,16 +153,13 @@ def classify(domain: str, record: str | None, reports: list[Report], catalogue: 
     unknown: dict[str, Source] = {}
     for report in reports:
         for row in report.rows:
-            if not (row.header_from == domain or row.header_from.endswith("." + domain) or not row.header_from):
+            if row.header_from and not within(row.header_from, domain):  # a subdomain's mail counts
                 continue
-            found = attribute(row.ip)
-            by_ptr = False
-            if found is None and ptrs.get(row.ip):
-                name = catalogue.platform_of_ptr(ptrs[row.ip])
-                found, by_ptr = ((name, ipaddress.ip_network(row.ip)), True) if name else (None, False)
+            found, by_ptr, ptr = attribute(row.ip), False, ptrs.get(row.ip)
+            if found is None and ptr and (name := catalogue.platform_of_ptr(ptr)):
+                found, by_ptr = (name, ipaddress.ip_network(row.ip)), True
             result, via = results.get(row.ip, ("none", None))
             if found is None:
-                ptr = ptrs.get(row.ip)
                 source = unknown.setdefault(row.ip, Source(row.ip, ptr=ptr, ptr_org=organisational_domain(ptr)
                                                            if ptr else None, asn=row.asn, as_name=row.as_name,
                                                            via=via))

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spfguard.errors import UserError
+from spfguard.errors import UserError, first_line
 
 SUFFIXES = (".xml", ".gz", ".zip", ".eml", ".msg", ".json")  # what a folder is searched for
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a report is kilobytes; a bigger file is not one
@@ -86,7 +86,7 @@ def read_reports(paths: Iterable[str | os.PathLike], domain: str) -> Reading:
             reading.skipped.append((str(path), err.strerror or str(err)))
             continue
         except Exception as err:  # noqa: BLE001 - parsedmarc raises many kinds for a file that is not a report
-            reading.skipped.append((str(path), _first_line(err) or "not a DMARC report"))
+            reading.skipped.append((str(path), first_line(err, "not a DMARC report")))
             continue
         if parsed.get("report_type") != "aggregate":
             reading.skipped.append((str(path), f"a {parsed.get('report_type', 'other')} report, not an aggregate "
@@ -126,6 +126,3 @@ def _report(data: dict) -> Report:
                   str(policy.get("domain") or "").lower().rstrip("."), str(meta.get("begin_date") or ""),
                   str(meta.get("end_date") or ""), tuple(rows))
 
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [""])[0][:200]

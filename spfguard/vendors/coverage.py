@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from spfguard.dns.base import DnsClient, within
 from spfguard.findings import Finding
-from spfguard.ipset import IPSet
+from spfguard.ipset import IPSet, sample_points
 from spfguard.policy import Policy, decide
 from spfguard.spf.evaluator import check_host_async
 from spfguard.tree import Node, walk
@@ -123,12 +123,6 @@ def depends_on_the_message(policy: Policy, sender: SenderSet) -> bool:
     platform's addresses: then only check_host() itself can tell what they get."""
     return any(policy.family(v).conditional is not None and policy.family(v).conditional & sender.family(v)
                for v in (4, 6))
-
-
-def sample_points(network) -> list:
-    """The first, a middle and the last address of a range."""
-    first, last = int(network.network_address), int(network.broadcast_address)
-    return [type(network.network_address)(a) for a in dict.fromkeys((first, (first + last) // 2, last))]
 
 
 async def sampled_coverage(domain: str, dns: DnsClient, sender: SenderSet, exact: Coverage) -> Coverage:

@@ -15,6 +15,8 @@ import dns.message
 import dns.query
 import dns.rcode
 
+from tests.support.system import stop_process
+
 TSIG_NAME = "spfguard-test."
 TSIG_ALGORITHM = "hmac-sha256"
 
@@ -113,10 +115,4 @@ zone:
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)

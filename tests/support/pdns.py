@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.knot import free_port
+from tests.support.system import stop_process
 
 # the package installs its schema twice; minimal images often leave /usr/share/doc out
 SCHEMAS = [Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql"),
@@ -102,9 +103,4 @@ class PdnsServer:
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tests.support.knot import free_port
+from tests.support.system import stop_process
 
 
 def find_bin(name: str) -> str | None:
@@ -81,10 +82,5 @@ class PostgresServer:
             conn.execute("CREATE DATABASE spfguard")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=20)
         shutil.rmtree(self.workdir, ignore_errors=True)

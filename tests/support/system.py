@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -28,3 +29,15 @@ def require_file(path, package: str) -> None:
     if os.environ.get(REQUIRE_ENV):
         pytest.fail(f"{message} ({REQUIRE_ENV} is set, so this is a failure, not a skip)")
     pytest.skip(message)
+
+
+def stop_process(process, timeout: float = 10) -> None:
+    """Terminate a server started by the tests; kill it if it does not go in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

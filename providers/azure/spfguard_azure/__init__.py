@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from spfguard.errors import first_line
 from spfguard.net import DeadlineExceeded, call_with_deadline
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import zone_for
@@ -114,7 +115,7 @@ class AzureDnsProvider(Provider):
             raise ProviderError(f"azure: {what} failed (HTTP {err.status_code}{': ' + code if code else ''})"
                                 f"{' — ' + hint if hint else ''}") from None
         except ServiceRequestError as err:
-            raise ProviderError(f"azure: {what}: cannot reach the API: {str(err).splitlines()[0][:200]}") from None
+            raise ProviderError(f"azure: {what}: cannot reach the API: {first_line(err)}") from None
 
     def _zone_groups(self) -> dict[str, str]:
         if self._zones is None:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError
+from spfguard.errors import IncompleteError, first_line
 from spfguard.net import DeadlineExceeded, call_with_deadline
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import quote, unquote, zone_for
@@ -94,7 +94,7 @@ class CloudDnsProvider(Provider):
             raise ProviderError(f"gcloud: {what}: the credentials could not be refreshed — {HINTS[401]}") from None
         except auth.TransportError as err:
             raise ProviderError(f"gcloud: {what}: cannot reach the token endpoint: "
-                                f"{str(err).splitlines()[0][:200]}") from None
+                                f"{first_line(err)}") from None
         except (api.PreconditionFailed, api.Conflict):
             raise
         except api.GoogleAPICallError as err:
@@ -104,7 +104,7 @@ class CloudDnsProvider(Provider):
             raise ProviderError(f"gcloud: {what} failed (HTTP {code}{': ' + reason if reason else ''})"
                                 f"{' — ' + hint if hint else ''}") from None
         except (OSError, api.RetryError) as err:
-            raise ProviderError(f"gcloud: {what}: cannot reach the API: {str(err).splitlines()[0][:200]}") from None
+            raise ProviderError(f"gcloud: {what}: cannot reach the API: {first_line(err)}") from None
 
     def _managed_zones(self) -> dict[str, Any]:
         if self._zones is None:

@@ -26,6 +26,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from spfguard.errors import first_line
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import zone_for
 
@@ -72,7 +73,7 @@ class OctoDnsProvider(Provider):
             try:
                 self._manager = Manager(str(self.settings["config"]))
             except Exception as err:  # noqa: BLE001 - octoDNS raises many kinds for a bad configuration
-                raise ProviderError(f"octodns: {self.settings['config']}: {_first_line(err)}") from None
+                raise ProviderError(f"octodns: {self.settings['config']}: {first_line(err)}") from None
             name = str(self.settings["target"])
             if name not in self._manager.providers:
                 raise ProviderError(f"octodns: no provider named {name!r} in {self.settings['config']} (it has: "
@@ -97,7 +98,7 @@ class OctoDnsProvider(Provider):
         except (ProviderError, ConflictError):
             raise
         except Exception as err:  # noqa: BLE001 - whatever the target's SDK raises, in one line
-            raise ProviderError(f"octodns: {what} through {self.settings['target']!r}: {_first_line(err)}") from None
+            raise ProviderError(f"octodns: {what} through {self.settings['target']!r}: {first_line(err)}") from None
 
     def list_zones(self) -> list[str]:
         return sorted(z.rstrip(".").lower() for z in self.manager.config["zones"])
@@ -130,6 +131,17 @@ class OctoDnsProvider(Provider):
     def read_txt(self, name: str) -> list[str]:
         zone = self.zone_of(name)
         return self._values(self._read_zone(zone), name, zone)
+
+    def read_txt_many(self, names) -> dict[str, list[str]]:
+        """One populate of each zone for all its names (octoDNS reads a zone whole)."""
+        zones: dict[str, object] = {}
+        out = {}
+        for name in names:
+            zone = self.zone_of(name)
+            if zone not in zones:
+                zones[zone] = self._read_zone(zone)
+            out[name] = self._values(zones[zone], name, zone)
+        return out
 
     def read_txt_strings(self, name: str) -> list[tuple[str, ...]]:
         return [(v,) for v in self.read_txt(name)]  # octoDNS keeps no layout: each value whole
@@ -174,7 +186,3 @@ class OctoDnsProvider(Provider):
         return (f"written to the YAML of {self.settings['target']!r} ({self.target.directory}), not to DNS: review "
                 f"and commit it; `octodns-sync --config-file {self.settings['config']} --doit` publishes it")
 
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0][:300]
