@@ -114,3 +114,13 @@ def test_eval_shows_each_macro_expanded(knot):
     text = spfguard("eval", "2001:db8:2::1", "macro.spfguard.test", "--nameserver", knot.address, "--trace").stdout
     assert "    %{ir} = 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.8.b.d.0.1.0.0.2" in text
     assert "%{v} = ip6" in text and text.startswith("fail:")
+
+
+def test_sampling_that_meets_dns_failures_is_could_not_check_not_missing(relay):
+    """A per-address lookup that times out is not evidence that the platform is unauthorised."""
+    proc = spfguard("check", "macroslow.spfguard.test", "--nameserver", relay.address, "--expect", "sendgrid",
+                    "--format", "json", "--timeout", "0.3", "--retries", "0")
+    assert proc.returncode == 3, proc.stderr
+    coverage = json.loads(proc.stdout)["results"][0]["coverage"]["sendgrid"]
+    assert coverage["status"] == "unknown" and coverage["missing"] == [] and coverage["samples"] == 6
+    assert "6 of 6 sampled evaluations met a DNS failure" in coverage["error"]

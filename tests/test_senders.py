@@ -146,6 +146,8 @@ def test_what_is_not_a_report_about_the_domain_is_skipped_with_the_reason(tmp_pa
 def test_a_missing_path_and_a_missing_parser_are_one_line_errors(tmp_path, monkeypatch, capsys):
     with pytest.raises(UserError, match="does not exist"):
         read_reports([tmp_path / "nope"], "aacn.org")
+    with pytest.raises(UserError, match="is not a file or a folder"):
+        read_reports(["/dev/null"], "aacn.org")
     monkeypatch.setitem(sys.modules, "parsedmarc", None)
     assert main(["senders", "aacn.org", "--dmarc-reports", str(DMARC), "--zone", str(DEMO_ZONES)]) == 2
     err = capsys.readouterr().err

@@ -56,6 +56,8 @@ def report_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
             files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES))
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise UserError(f"--dmarc-reports: {path} is not a file or a folder")
         else:
             raise UserError(f"--dmarc-reports: {path} does not exist")
     return files

@@ -129,7 +129,8 @@ async def sampled_coverage(domain: str, dns: DnsClient, sender: SenderSet, exact
     """Coverage of a record whose outcome depends on the message, measured: the whole record evaluated with
     check_host() (RFC 7208 §4, every limit applied) for the ends and a middle of each of the platform's ranges
     (one address per range, and every n-th range, for platforms too large for ``MAX_SAMPLES``). A range is
-    missing when any of its samples does not pass."""
+    missing when any of its samples does not pass; a sample whose evaluation met a DNS failure (temperror) makes the
+    coverage unknown rather than missing."""
     networks = sender.v4.cidrs() + sender.v6.cidrs()
     points = {n: sample_points(n) for n in networks}
     if len(networks) * 3 > MAX_SAMPLES:
@@ -137,18 +138,24 @@ async def sampled_coverage(domain: str, dns: DnsClient, sender: SenderSet, exact
         points = {n: p[:1] for n, p in list(points.items())[::step]}
     gate = asyncio.Semaphore(64)
 
-    async def passes(network) -> list[bool]:
-        async def one(address) -> bool:
+    async def results(network) -> list[str]:
+        async def one(address) -> str:
             async with gate:
                 found = await check_host_async(str(address), domain, f"postmaster@{domain}", helo=domain, dns=dns)
-            return found.result == "pass"
+            return found.result
 
         return list(await asyncio.gather(*(one(a) for a in points[network])))
 
-    outcomes = dict(zip(points, await asyncio.gather(*(passes(n) for n in points)), strict=True))
-    missing = [str(n) for n, ok in outcomes.items() if not all(ok)]
-    status = "full" if not missing else "none" if not any(any(ok) for ok in outcomes.values()) else "partial"
-    return Coverage(exact.platform, status, missing, exact.via, samples=sum(len(ok) for ok in outcomes.values()))
+    outcomes = dict(zip(points, await asyncio.gather(*(results(n) for n in points)), strict=True))
+    samples = sum(len(r) for r in outcomes.values())
+    failed = sum(r.count("temperror") for r in outcomes.values())
+    if failed:
+        return Coverage(exact.platform, "unknown", via=exact.via, samples=samples,
+                        error=f"{failed} of {samples} sampled evaluations met a DNS failure (temperror)")
+    missing = [str(n) for n, r in outcomes.items() if any(x != "pass" for x in r)]
+    passed = any("pass" in r for r in outcomes.values())
+    status = "full" if not missing else "partial" if passed else "none"
+    return Coverage(exact.platform, status, missing, exact.via, samples=samples)
 
 
 def classify_ranges(root: Node, senders: list[SenderSet], catalogue: Catalogue | None = None) -> list[RangeInfo]:
