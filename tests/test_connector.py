@@ -11,10 +11,10 @@ import subprocess
 import pytest
 
 from spfguard.cli.main import main
-from spfguard.config import ConfigError
 from spfguard.connector.model import parse_connector
 from spfguard.connector.render import powershell
 from spfguard.connector.smtpcheck import name_matches
+from spfguard.tables import ConfigError
 from tests.conftest import DEMO_ZONES, FIXTURES
 from tests.exchange_cmdlets import CMDLETS, VALUES
 from tests.support.smtp import Accept, RefuseRecipients, SmtpServer, make_certificates

@@ -11,7 +11,6 @@ import pytest
 from spfguard.config import load_config, validate_settings
 from spfguard.connector.model import parse_connector
 from spfguard.domains import load_domain_list
-from spfguard.monitor.settings import parse_monitor
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -32,16 +31,17 @@ def test_every_toml_block_of_the_readme_loads(index):
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.toml")), ids=lambda p: p.name)
 def test_every_example_config_loads(path):
-    data = load_config(path) if "connector" not in path.read_text() else tomllib.loads(path.read_text())
-    _load(data, base=path.parent)
+    if "connector" not in path.read_text():
+        load_config(path)
+    _load(tomllib.loads(path.read_text()), base=path.parent)
 
 
 def test_the_example_config_is_complete_and_in_the_readme():
     data = load_config(EXAMPLES / "spfguard.toml")
-    assert set(data) == {"check", "providers", "monitor", "alerts"}
-    settings = parse_monitor(data, base=EXAMPLES)
+    assert set(data.raw) == {"check", "providers", "monitor", "alerts"}
+    settings = data.require_monitor()
     assert {d.name for d in settings.domains} == {"aacn.org", "aacn-foundation.org", "example.com"}
-    assert settings.alerts.route("aacn").webhook != settings.alerts.default.webhook
+    assert settings.alerts.route("aacn").sinks["webhook"].url != settings.alerts.default.sinks["webhook"].url
     assert (EXAMPLES / "spfguard.toml").read_text() in [body for kind, body in BLOCKS if kind == "toml"]
 
 

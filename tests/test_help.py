@@ -79,6 +79,6 @@ def test_severities_are_coloured_on_a_terminal():
     from spfguard.report import Options, renderer
     from tests.helpers import zone
     report = asyncio.run(audit("example.com", zone(**{"example.com": ["v=spf1 +all"]}), dmarc=False))
-    coloured = renderer("table", Options(color=True)).add(0, report)
-    plain = renderer("table", Options(color=False)).add(0, report)
+    coloured = renderer("check", "table", Options(color=True)).add(0, report)
+    plain = renderer("check", "table", Options(color=False)).add(0, report)
     assert "\x1b[31merror\x1b[0m" in coloured and "\x1b" not in plain

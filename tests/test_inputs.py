@@ -220,24 +220,25 @@ def test_the_snapshot_age_is_shown_in_text_and_csv(capsys):
 # ---- servers that trickle, never answer, never end a reply ----------------------------------------------------
 
 def test_a_webhook_that_trickles_fails_within_the_timeout():
-    from spfguard.monitor.alerts import AlertError, send_webhook
+    from spfguard.monitor.alerts import AlertError, alert_message
     from spfguard.monitor.drift import Event
+    from spfguard.monitor.sinks.webhook import WebhookSink
 
     for behaviour in ("trickle", "silent"):
         server = HostileServer(behaviour)
         start = time.monotonic()
         try:
             with pytest.raises(AlertError, match="no complete answer within 2s"):
-                send_webhook(server.url, [Event("a.example", "spf-error", "", "x")], timeout=2)
+                WebhookSink(server.url).send(alert_message([Event("a.example", "spf-error", "", "x")]), timeout=2)
         finally:
             server.stop()
         assert time.monotonic() - start < 4, behaviour
 
 
 def test_a_mail_server_with_an_endless_banner_fails_within_the_timeout():
-    from spfguard.monitor.alerts import AlertError, send_email
+    from spfguard.monitor.alerts import AlertError, alert_message
     from spfguard.monitor.drift import Event
-    from spfguard.monitor.settings import EmailSettings
+    from spfguard.monitor.sinks.email import EmailSettings, EmailSink
 
     for behaviour in ("endless-banner", "endless-ehlo", "silent"):
         server = HostileServer(behaviour, interval=0.05)
@@ -245,7 +246,7 @@ def test_a_mail_server_with_an_endless_banner_fails_within_the_timeout():
         try:
             settings = EmailSettings(["a@example.com"], "b@example.com", "127.0.0.1", server.port, starttls=True)
             with pytest.raises(AlertError, match="no complete answer within 2s"):
-                send_email(settings, [Event("a.example", "spf-error", "", "x")], timeout=2)
+                EmailSink(settings).send(alert_message([Event("a.example", "spf-error", "", "x")]), timeout=2)
         finally:
             server.stop()
         assert time.monotonic() - start < 4, behaviour

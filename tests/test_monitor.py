@@ -13,7 +13,7 @@ import sys
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from spfguard.monitor.settings import parse_monitor
+from spfguard.config import load_config
 from spfguard.monitor.store import SqliteStore as Store
 from spfguard.monitor.store import locked
 from spfguard.provider.base import Change
@@ -167,7 +167,7 @@ def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch
     assert monitor(config, knot.address).returncode == 0
     db = tmp_path / "state.sqlite"
     before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
-    settings = parse_monitor(__import__("tomllib").loads(config.read_text()))
+    settings = load_config(config).require_monitor()
     store = Store(db)
     original = store.record_domain
     calls = []

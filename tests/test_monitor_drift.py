@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from spfguard.monitor.location import StateLocation
 from spfguard.monitor.run import run_once
 from spfguard.monitor.settings import AlertSettings, DomainSettings, MonitorSettings, Route
+from spfguard.monitor.sinks.webhook import WebhookSink
 from spfguard.monitor.store import SqliteStore as Store
 from tests.helpers import zone
 
 
 def settings(tmp_path, *domains, webhook=None, **kwargs):
-    return MonitorSettings(state=tmp_path / "s.sqlite", domains=[DomainSettings(d) for d in domains],
-                           alerts=AlertSettings(Route(webhook=webhook)), **kwargs)
+    route = Route({"webhook": WebhookSink(webhook)} if webhook else {})
+    return MonitorSettings(state=StateLocation(tmp_path / "s.sqlite"), domains=[DomainSettings(d) for d in domains],
+                           alerts=AlertSettings(route), **kwargs)
 
 
 def test_void_lookups_for_ipv6_senders_are_a_problem(tmp_path):
@@ -46,7 +49,7 @@ def test_an_undelivered_alert_is_sent_again(tmp_path):
     assert store.pending_count() == {"default/webhook": 1}
     hook = WebhookReceiver()
     try:
-        config.alerts.default.webhook = hook.url
+        config.alerts.default.sinks["webhook"] = WebhookSink(hook.url)
         third = run_once(config, dns, store)
         assert not third.alert_errors and third.delivered == 1
         assert [e["code"] for e in hook.posts[0]["events"]] == ["spf-error"]

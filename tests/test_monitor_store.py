@@ -11,15 +11,20 @@ import pytest
 from spfguard.errors import UserError
 from spfguard.monitor.drift import Event
 from spfguard.monitor.shard import in_shard, parse_shard, shard_of
+from spfguard.monitor.snapshot import Snapshot
 from spfguard.monitor.step import step
 from spfguard.monitor.store import SCHEMA_VERSION, ProblemUpdate, SqliteStore, StoredProblem, open_store
 
 
-def snapshot(domain, lookups=5, incomplete=False, records=None, **extra):
+def raw_snapshot(domain, lookups=5, incomplete=False, records=None, **extra):
     return {"format": 2, "domain": domain, "incomplete": incomplete, "records": records or {domain: "v=spf1 -all"},
             "ranges": {}, "include_ranges": {}, "lookups": lookups, "void_lookups": 0, "void_lookups_ipv6": 0,
             "coverage": {}, "ms_version": None, "findings": [], "errors": ["timeout"] if incomplete else [],
             "limits": {"lookups": 10, "voids": 2}, **extra}
+
+
+def snapshot(*args, **kwargs):
+    return Snapshot.from_json(raw_snapshot(*args, **kwargs))
 
 
 # ---- the pure step -----------------------------------------------------------------------------------------
@@ -90,9 +95,9 @@ def test_record_domain_is_one_transaction_with_its_outbox(store):
     store.failed("default/email", store.pending("default/email"), "refused")
     assert store.pending_count() == {"default/email": 1}
     assert store.problems("a.example")[("lookups-over-limit", "")].message == "12 lookups"
-    assert store.last_snapshots("a.example")[0]["lookups"] == 12
+    assert store.last_snapshots("a.example")[0].lookups == 12
     store.finish_run(run, 1, 1, 0, 1, 0.5)
-    assert store.shards()[0]["checked"] == 1
+    assert store.shards()[0].checked == 1
 
 
 def test_a_failed_domain_transaction_leaves_nothing(store):
@@ -120,10 +125,10 @@ def test_retention_keeps_the_latest_snapshots_and_every_event(store):
     deleted = store.prune("0/1", 2)
     assert deleted > 0
     history = store.history("a.example")
-    assert [h["snapshot"]["lookups"] for h in history] == [4, 5]
+    assert [h.snapshot.lookups for h in history] == [4, 5]
     assert len(store.events_since(0)) == 6  # events are history: kept
     last, complete = store.last_snapshots("b.example")
-    assert last["incomplete"] and complete is not None and not complete["incomplete"]  # the last good one kept
+    assert last.incomplete and complete is not None and not complete.incomplete  # the last good one kept
 
 
 def test_a_newer_schema_is_refused(store):
@@ -145,7 +150,7 @@ def test_a_version_1_store_is_migrated(tmp_path):
         CREATE TABLE problems (domain TEXT, code TEXT, key TEXT, message TEXT, since REAL, last_notified REAL,
                                PRIMARY KEY (domain, code, key));
     """)
-    old = snapshot("a.example", 12)
+    old = raw_snapshot("a.example", 12)
     del old["format"]
     db.execute("INSERT INTO runs VALUES (1, 100, 101, NULL, 1)")
     db.execute("INSERT INTO snapshots VALUES (1, 'a.example', 0, ?)", (json.dumps(old),))
@@ -156,7 +161,7 @@ def test_a_version_1_store_is_migrated(tmp_path):
     store = SqliteStore(path)
     try:
         (entry,) = store.history("a.example")
-        assert entry["snapshot"]["lookups"] == 12 and entry["events"][0]["code"] == "lookups-over-limit"
+        assert entry.snapshot.lookups == 12 and entry.events[0]["code"] == "lookups-over-limit"
         assert store.problems("a.example")[("lookups-over-limit", "")].since == 100
         assert store.pending_sinks() == []  # old alerts were sent (or given up) by 0.1: none resent
         assert store.one("SELECT value FROM meta WHERE key = 'schema_version'") == str(SCHEMA_VERSION)

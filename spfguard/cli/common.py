@@ -1,30 +1,18 @@
-"""Options and helpers shared by the commands: the DNS source, domain lists, addresses, exit codes."""
+"""Options and helpers shared by the commands: the DNS source, domain lists, output formats from the renderer
+registry, rendering."""
 
 from __future__ import annotations
 
-import socket
-import sys
-from enum import IntEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import typer
 
-from spfguard.dns.base import DnsClient
+from spfguard.app.dns import DnsOptions
 from spfguard.domains import DomainEntry, load_domain_list, parse_domain
 from spfguard.errors import UserError
-from spfguard.hostport import format_host_port, parse_host_port, parse_ip
-
-__all__ = ["Exit", "UserError", "make_dns"]
-
-
-class Exit(IntEnum):
-    OK = 0
-    FINDINGS = 1  # findings at or above --fail-on; a non-pass result for eval; a provider or plan error
-    USAGE = 2  # bad arguments or input (also click's own usage errors)
-    INCOMPLETE = 3  # the check could not be completed (DNS temporary failures)
-    BUG = 70  # EX_SOFTWARE: an internal error — please report it
-
+from spfguard.hostport import parse_ip
+from spfguard.report import Options, formats, renderer
 
 ZoneOption = Annotated[
     list[Path] | None,
@@ -42,40 +30,29 @@ RetriesOption = Annotated[int, typer.Option("--retries", metavar="N", min=0, max
                                             help="Further tries after a DNS timeout (0 to 10).")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", envvar="SPFGUARD_CONFIG",
                                                    help="spfguard.toml (see examples/spfguard.toml).")]
+ExpectOption = Annotated[list[str] | None, typer.Option(
+    "--expect", "-e", metavar="PLATFORM[,PLATFORM…]",
+    help="Platforms the domain sends from (repeatable or comma-separated; `spfguard ranges list`).")]
 
 
-def make_dns(zone: list[Path] | None, nameservers: list[str] | None, timeout: float = 2.0, retries: int = 2,
-             concurrency: int = 256, max_qps: float | None = None) -> DnsClient:
-    if zone and nameservers:
-        raise UserError("--zone and --nameserver exclude each other: answer from files or from a server")
-    if zone:
-        from spfguard.dns.zonefile import ZoneFileDns, ZoneLoadError
-
-        try:
-            return ZoneFileDns.load(*zone)
-        except ZoneLoadError as err:
-            raise ZoneLoadError(f"cannot load zone data: {err}") from None
-    from spfguard.dns.live import LiveDns, NameserverAddress
-
-    addresses = [NameserverAddress(*address) for text in nameservers or ()
-                 for address in resolve_nameserver(text)]
-    return LiveDns(addresses, timeout=timeout, retries=retries, concurrency=concurrency, max_qps=max_qps)
+def format_option(command: str, help_text: str | None = None) -> Any:
+    """``--format`` whose choices are the formats registered for ``command`` (:data:`spfguard.report.OUTPUTS`)."""
+    names = formats(command)
+    choices = Literal.__getitem__(names)  # type: ignore[attr-defined]
+    return Annotated[choices, typer.Option("--format", "-f", metavar="FORMAT",
+                                           help=help_text or f"{', '.join(names[:-1])} or {names[-1]}."
+                                           if len(names) > 1 else names[0])]
 
 
-def resolve_nameserver(text: str) -> list[tuple[str, int]]:
-    """HOST[:PORT] -> addresses; a host name is resolved once, here, through the system's resolver."""
-    host, port = parse_host_port(text, 53, "--nameserver")
-    try:
-        parse_ip(host, "--nameserver")
-        return [(host, port)]
-    except UserError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError) as err:
-        raise UserError(f"--nameserver {text}: the name does not resolve ({getattr(err, 'strerror', err)}); "
-                        "give an address") from None
-    return list(dict.fromkeys((info[4][0], port) for info in infos))
+def render(command: str, fmt: str, result: Any, **options: Any) -> str:
+    """``result`` rendered by the renderer registered for ``command`` and ``fmt``."""
+    known = {k: options.pop(k) for k in list(options) if k in Options.__dataclass_fields__}
+    return renderer(command, fmt, Options(**known, extra=options)).render(result)
+
+
+def dns_options(zone: list[Path] | None, nameservers: list[str] | None, timeout: float = 2.0, retries: int = 2,
+                **kwargs: Any) -> DnsOptions:
+    return DnsOptions(tuple(zone or ()), tuple(nameservers or ()), timeout, retries, **kwargs)
 
 
 def split_values(values: list[str] | None) -> list[str]:
@@ -111,11 +88,3 @@ def collect_domains(args: list[str] | None, domains_from: Path | None, *, platfo
     if not entries:
         raise UserError("no domains: give DOMAIN..., '-' to read them from standard input, or --domains-from FILE")
     return entries
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
-def nameserver_text(host: str, port: int) -> str:
-    return format_host_port(host, port)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOption, UserError, ZoneOption, make_dns
-from spfguard.config import load_toml
-from spfguard.connector.model import Connector, parse_connector, parse_smart_host, parse_tls
-from spfguard.report.escape import safe
+from spfguard.cli.common import (
+    NameserverOption,
+    RetriesOption,
+    TimeoutOption,
+    ZoneOption,
+    dns_options,
+    format_option,
+    render,
+)
+from spfguard.errors import ExitCode, UserError
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -22,40 +25,17 @@ app = typer.Typer(
 )
 ConfigArg = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="The connector's TOML file "
                                                 "(see examples/connector.toml).")]
-
-
-class PlanFormat(StrEnum):
-    powershell = "powershell"
-    checklist = "checklist"
-    json = "json"
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
-
-def _load(config: Path | None) -> Connector:
-    if config is None:
-        raise UserError("--config FILE is required")
-    return parse_connector(load_toml(config, "connector file"), str(config))
+PlanFormat = format_option("connector-plan")
+ValidateFormat = format_option("connector-validate")
+CheckFormat = format_option("connector-check")
 
 
 @app.command("plan")
-def plan(config: ConfigArg = None,
-         fmt: Annotated[PlanFormat, typer.Option("--format", "-f", metavar="FORMAT",
-                                                 help="powershell, checklist or json.")] = PlanFormat.powershell,
-         ) -> None:
+def plan(config: ConfigArg = None, fmt: PlanFormat = "powershell") -> None:
     """The connector and rule as an idempotent PowerShell script, admin-center steps, or JSON."""
-    from spfguard.connector import render
+    from spfguard.app.connector import load_connector
 
-    connector = _load(config)
-    if fmt is PlanFormat.json:
-        typer.echo(json.dumps(connector.to_json(), indent=2))
-    elif fmt is PlanFormat.checklist:
-        typer.echo(render.checklist(connector), nl=False)
-    else:
-        typer.echo(render.powershell(connector), nl=False)
+    typer.echo(render("connector-plan", fmt, load_connector(config)), nl=False)
 
 
 @app.command("validate")
@@ -76,18 +56,19 @@ def validate(
                                                  "instead of the system's.")] = None,
     send_test: Annotated[bool, typer.Option("--send-test", help="Send a real test message to each "
                                             "recipient (default: RCPT TO, then QUIT).")] = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = Format.table,
+    fmt: ValidateFormat = "table",
     zone: ZoneOption = None,
     nameserver: NameserverOption = None,
     timeout: TimeoutOption = 2.0,
     retries: RetriesOption = 2,
 ) -> None:
     """Check each smart host as Exchange's connector validation does, and say why a step fails."""
-    from spfguard.connector.smtpcheck import Options
-    from spfguard.connector.smtpcheck import validate as run_validation
+    from spfguard.app.connector import load_connector
+    from spfguard.app.connector import validate as run_validation
+    from spfguard.connector.model import parse_smart_host, parse_tls
 
     if config is not None:
-        connector = _load(config)
+        connector = load_connector(config)
         hosts, tls_setting, recipients = connector.smart_hosts, connector.tls, connector.validation_recipients
     elif smart_host:
         hosts, tls_setting, recipients = [], parse_tls(tls or "any", "--tls"), []
@@ -101,23 +82,17 @@ def validate(
         recipients = recipient
     if port is not None:
         hosts = [type(h)(h.host, port) if h.port == 25 else h for h in hosts]
-    options = Options(tls_setting, smtp_timeout, helo, str(ca_file) if ca_file else None, "", send_test)
-    checks = asyncio.run(run_validation(hosts, recipients, options, make_dns(zone, nameserver, timeout, retries)))
-    if fmt is Format.json:
-        typer.echo(json.dumps({"version": 1, "tls": str(tls_setting), "checks": [c.to_json() for c in checks]},
-                              indent=2))
-    else:
-        from tabulate import tabulate
-
-        rows = [[safe(c.title), c.status, safe(c.reason or "")] for c in checks]
-        typer.echo(tabulate(rows, headers=["Check", "Status", "Reason"], maxcolwidths=[None, None, 80]))
-    raise typer.Exit(Exit.OK if all(c.ok for c in checks) else Exit.FINDINGS)
+    found = run_validation(hosts, recipients, tls_setting, dns_options(zone, nameserver, timeout, retries),
+                           smtp_timeout=smtp_timeout, helo=helo, ca_file=str(ca_file) if ca_file else None,
+                           send_test=send_test)
+    typer.echo(render("connector-validate", fmt, found), nl=False)
+    raise typer.Exit(ExitCode.OK if found.ok else ExitCode.FINDINGS)
 
 
 @app.command("check")
 def check(
     config: ConfigArg = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="table or json.")] = Format.table,
+    fmt: CheckFormat = "table",
     zone: ZoneOption = None,
     nameserver: NameserverOption = None,
     timeout: TimeoutOption = 2.0,
@@ -125,44 +100,11 @@ def check(
 ) -> None:
     """For the rule's domains: is Exchange Online authorised in SPF, do the smart hosts fit the MX, and the
     allow-lists the receiving platforms need."""
-    from spfguard.audit import audit
-    from spfguard.connector.consistency import allowlist_targets, check_domain
+    from spfguard.app.connector import check as check_connector
+    from spfguard.app.connector import load_connector
 
-    connector = _load(config)
-    dns = make_dns(zone, nameserver, timeout, retries)
-
-    async def run():
-        return await asyncio.gather(*(audit(d, dns, expect=["microsoft365"]) for d in connector.domains))
-
-    results = [check_domain(connector, report) for report in asyncio.run(run())]
-    from spfguard.vendors import allowlist as exports
-    from spfguard.vendors.msendpoints import EndpointsClient
-
-    data = EndpointsClient().load("Worldwide", offline=bool(zone))
-    networks = data.exchange_smtp_networks()
-    note = data.age_note()
-    if note and fmt is Format.table:
-        typer.echo(f"note: {note}", err=True)
-    lists = {t: [str(n) for n in exports.for_target(t, networks)] for t in allowlist_targets(connector)}
-    findings = [f for r in results for f in r.findings]
-    if fmt is Format.json:
-        typer.echo(json.dumps({"version": 1, "connector": connector.name, "domains": [
-            {"domain": r.domain, "exchange_online_in_spf": r.spf, "missing": r.missing, "mx": r.mx,
-             "mx_platforms": r.mx_platforms, "findings": [f.to_json() for f in r.findings]} for r in results],
-            "allowlists": lists}, indent=2))
-    else:
-        from tabulate import tabulate
-
-        rows = [[r.domain, r.spf, ", ".join(r.mx_platforms) or safe(", ".join(r.mx)) or "(no MX)"] for r in results]
-        typer.echo(tabulate(rows, headers=["domain", "Exchange Online in SPF", "MX platform"]))
-        if findings:
-            typer.echo("")
-            typer.echo(tabulate([[f.severity, f.code, safe(f.message)] for f in findings],
-                                headers=["severity", "code", "message"], maxcolwidths=[None, None, 90]))
-        for target, ranges in lists.items():
-            console = "Mimecast: Source IP Ranges" if target == "mimecast" else "Google Workspace: inbound gateway / " \
-                "IP allowlist"
-            typer.echo(f"\nAllow-list Exchange Online at {console} ({len(ranges)} ranges; "
-                       f"`spfguard ranges allowlist --for {target}`):")
-            typer.echo("\n".join(f"  {r}" for r in ranges))
-    raise typer.Exit(Exit.FINDINGS if any(f.severity == "error" for f in findings) else Exit.OK)
+    found = check_connector(load_connector(config), dns_options(zone, nameserver, timeout, retries))
+    if found.note and fmt == "table":
+        typer.echo(f"note: {found.note}", err=True)
+    typer.echo(render("connector-check", fmt, found), nl=False)
+    raise typer.Exit(ExitCode.FINDINGS if any(f.severity == "error" for f in found.findings) else ExitCode.OK)

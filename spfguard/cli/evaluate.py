@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated
 
 import typer
 
-from spfguard.cli.common import Exit, NameserverOption, RetriesOption, TimeoutOption, ZoneOption, make_dns
+from spfguard.cli.common import NameserverOption, RetriesOption, TimeoutOption, ZoneOption, dns_options, render
 from spfguard.domains import parse_domain
-from spfguard.hostport import parse_ip
-from spfguard.report.escape import safe
-from spfguard.report.jsonout import evaluation_to_json
-from spfguard.spf.evaluator import check_host_async
 
 
 def evaluate(
@@ -30,27 +25,13 @@ def evaluate(
     retries: RetriesOption = 2,
 ) -> None:
     """Evaluate check_host() (RFC 7208 §4) for IP and DOMAIN: the result, the deciding term and the path."""
-    address = str(parse_ip(ip, "IP"))
+    from spfguard.app.check import evaluate as check_host
+    from spfguard.app.dns import open_dns
+    from spfguard.hostport import parse_ip
+
+    parse_ip(ip, "IP")
     domain = parse_domain(domain)
-    dns = make_dns(zone, nameserver, timeout, retries)
-    sender = sender or f"postmaster@{domain}"
-    # the address as given: %{i} keeps the letter case of an IPv6 address (the RFC 7208 suite's v-macro-ip6)
-    result = asyncio.run(check_host_async(ip.strip(), domain, sender, helo=helo or domain, dns=dns))
-    if as_json:
-        typer.echo(json.dumps(evaluation_to_json(address, result), indent=2))
-    else:
-        typer.echo(f"{result.result}: {address} for {domain}")
-        if result.path:
-            typer.echo("  path: " + " → ".join(safe(step) for step in result.path))
-        typer.echo(f"  reason: {safe(result.reason)}")
-        if result.explanation:
-            typer.echo(f"  explanation: {safe(result.explanation)}")
-        typer.echo(f"  lookups: {result.lookups}, void lookups: {result.void_lookups}")
-        if trace:
-            typer.echo("  trace:")
-            for step in result.trace:
-                for line in step.lines():
-                    typer.echo("    " + safe(line))
-    if result.result == "temperror":
-        raise typer.Exit(Exit.INCOMPLETE)
-    raise typer.Exit(Exit.OK if result.result == "pass" else Exit.FINDINGS)
+    dns = open_dns(dns_options(zone, nameserver, timeout, retries))
+    found = asyncio.run(check_host(ip, domain, dns, sender=sender, helo=helo))
+    typer.echo(render("eval", "json" if as_json else "text", found, verbose=trace), nl=False)
+    raise typer.Exit(found.exit_code)

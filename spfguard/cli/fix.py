@@ -3,45 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from spfguard.cli.check import ExpectOption
 from spfguard.cli.common import (
     ConfigOption,
-    Exit,
+    ExpectOption,
     NameserverOption,
     RetriesOption,
     TimeoutOption,
     ZoneOption,
-    make_dns,
+    dns_options,
+    format_option,
+    render,
     split_values,
 )
-from spfguard.cli.output import Output
-from spfguard.config import get_list, load_config, parse_check, section
+from spfguard.config import load_config
 from spfguard.domains import parse_domain
-from spfguard.errors import PlanError, UserError
-
-if TYPE_CHECKING:
-    from spfguard.fix.plan import Plan
-    from spfguard.provider.base import Provider
-
-
-class Flatten(StrEnum):
-    auto = "auto"
-    never = "never"
-    always = "always"
-
-
-class Format(StrEnum):
-    text = "text"
-    json = "json"
-    html = "html"
-
+from spfguard.errors import ExitCode, PlanError, UserError
+from spfguard.output import Output
+from spfguard.tables import get_list
 
 ProviderOption = Annotated[str | None, typer.Option(
     "--provider", "-p", metavar="NAME", help="DNS provider plugin (`spfguard providers` lists them; settings: "
@@ -49,37 +32,27 @@ ProviderOption = Annotated[str | None, typer.Option(
 ApplyOption = Annotated[bool, typer.Option("--apply", help="Write the change (default: show it only).")]
 WaitOption = Annotated[float, typer.Option("--wait", metavar="SECONDS", min=0, max=3600,
                                            help="Seconds to wait for the change to become visible (0 to 3600).")]
-
-
-def load_provider_from(name: str, config: dict) -> Provider:
-    from spfguard.provider.registry import load_provider
-
-    return load_provider(name, section(section(config, "providers"), name, f"[providers.{name}]"))
-
-
-class AllQualifier(StrEnum):
-    softfail = "softfail"
-    fail = "fail"
+BackupDirOption = Annotated[Path | None, typer.Option("--backup-dir", metavar="DIR", help="Where backups go (default: "
+                                                      "$XDG_STATE_HOME/spfguard/backups).")]
+PlanFormat = format_option("plan", "text, json or html (with --output: the record, its tree and the proposed change "
+                                   "as one page).")
 
 
 def fix(
     domain: Annotated[str | None, typer.Argument(metavar="DOMAIN", help="The domain whose SPF record set is planned "
                                                  "(not with --from-plan).")] = None,
     expect: ExpectOption = None,
-    flatten: Annotated[Flatten, typer.Option("--flatten", metavar="WHEN",
-                                             help="auto (only when over 10 lookups), never or always.")]
-    = Flatten.auto,
+    flatten: Annotated[Literal["auto", "never", "always"], typer.Option(
+        "--flatten", metavar="WHEN", help="auto (only when over 10 lookups), never or always.")] = "auto",
     keep: Annotated[list[str] | None, typer.Option("--keep", metavar="INCLUDE", help="An include (or platform) never "
                                                    "to flatten (repeatable or comma-separated).")] = None,
     pin: Annotated[list[str] | None, typer.Option("--pin", metavar="TERM", help="Replace this a: or mx: term of the "
                                                   "record by its current addresses (removes its void lookups; it "
                                                   "then stops following the host). Repeatable.")] = None,
-    all_: Annotated[AllQualifier | None, typer.Option("--all", metavar="RESULT", help="What unlisted senders get: "
-                                                      "softfail or fail (replaces +all, ?all, or adds one).")]
-    = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="text, json or html (with "
-                                        "--output: the record, its tree and the proposed change as one page).")]
-    = Format.text,
+    all_: Annotated[Literal["softfail", "fail"] | None, typer.Option(
+        "--all", metavar="RESULT", help="What unlisted senders get: softfail or fail (replaces +all, ?all, or adds "
+        "one).")] = None,
+    fmt: PlanFormat = "text",
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the plan (text, json "
                                                 "or html) to FILE.")] = None,
     plan_out: Annotated[Path | None, typer.Option("--plan-out", metavar="FILE", help="Write the plan (JSON, with "
@@ -90,8 +63,7 @@ def fix(
                                                    "'before').")] = None,
     provider: ProviderOption = None,
     apply: ApplyOption = False,
-    backup_dir: Annotated[Path | None, typer.Option("--backup-dir", metavar="DIR", help="Where backups go (default: "
-                                                    "$XDG_STATE_HOME/spfguard/backups).")] = None,
+    backup_dir: BackupDirOption = None,
     config: ConfigOption = None,
     wait: WaitOption = 120.0,
     zone: ZoneOption = None,
@@ -100,172 +72,86 @@ def fix(
     retries: RetriesOption = 2,
 ) -> None:
     """Plan a corrected record set, prove it equivalent, and (with --provider … --apply) write it safely."""
+    from spfguard.app import fix as use
+    from spfguard.app.dns import open_dns
     from spfguard.fix.apply import default_backup_dir
-    from spfguard.fix.planner import FixOptions, plan_fix
-    from spfguard.report.plan import plan_text
-    from spfguard.vendors.catalogue import load_catalogue
+    from spfguard.fix.planner import FixOptions
 
     settings = load_config(config)
-    check = parse_check(settings)
     if apply and provider is None:
         raise UserError("--apply needs --provider NAME: the provider that hosts the zone")
-    prov = load_provider_from(provider, settings) if provider is not None else None
-    dns = make_dns(zone, nameserver or check.nameservers, timeout, retries)
+    prov = use.open_provider(provider, settings) if provider is not None else None
+    dns = open_dns(dns_options(zone, nameserver or settings.check.nameservers, timeout, retries))
+    backups = backup_dir or default_backup_dir()
     if from_plan is not None:
         if domain is not None:
             raise UserError("--from-plan takes its domain from the plan: give no DOMAIN")
-        plan = _read_plan(from_plan)
-        typer.echo(plan_text(plan, dry_run=not apply))
-        if apply:
-            raise typer.Exit(asyncio.run(_apply(plan, prov, dns, backup_dir or default_backup_dir(), wait,
-                                                plan.expect, settings)))
-        raise typer.Exit(Exit.OK)
+        reviewed = use.read_plan(from_plan)
+        typer.echo(render("plan", "text", use.Proposal(reviewed), dry_run=not apply), nl=False)
+        if apply and prov is not None:
+            applied = asyncio.run(use.apply(reviewed, prov, dns, settings, backup_dir=backups, wait=wait,
+                                            progress=typer.echo))
+            typer.echo(render("applied", "text", applied), nl=False)
+            raise typer.Exit(ExitCode.FINDINGS if applied.errors else ExitCode.OK)
+        raise typer.Exit(ExitCode.OK)
     if domain is None:
         raise UserError("give DOMAIN (or --from-plan FILE)")
     domain = parse_domain(domain)
-    platforms = load_catalogue().platforms
-    expected = get_list({"expect": split_values(expect)}, "expect", "--expect", platforms) if expect \
-        else check.expect
-    options = FixOptions(expected, flatten.value, split_values(keep), pin=split_values(pin),
-                         all=all_.value if all_ else None)
-    read_values = (lambda name: asyncio.to_thread(prov.read_txt, name)) if prov else None
-
-    if fmt is Format.html and output is None:
+    expected = get_list({"expect": split_values(expect)}, "expect", "--expect", settings.catalogue.platforms) \
+        if expect else settings.check.expect
+    options = FixOptions(expected, flatten, split_values(keep), pin=split_values(pin), all=all_)
+    if fmt == "html" and output is None:
         raise UserError("--format html needs --output FILE (one self-contained page)")
     destination = Output(output) if output is not None else None
 
-    async def run():
-        try:
-            plan = await plan_fix(domain, dns, options, read_values)
-        except PlanError as err:
-            raise PlanError(f"cannot fix {domain}: {err}") from None
-        if fmt is Format.html:
-            from spfguard.audit import audit
-            from spfguard.report.html import plan_page
-
-            text = plan_page(await audit(domain, dns, expect=expected), plan, expected)
-        else:
-            text = json.dumps(plan.to_json(), indent=2) if fmt is Format.json else plan_text(plan, dry_run=not apply)
+    async def run() -> int:
+        proposal = await use.plan(domain, dns, options, prov, with_audit=fmt == "html")
+        text = render("plan", fmt, proposal, dry_run=not apply, expect=tuple(expected))
         if destination is None:
-            typer.echo(text)
+            typer.echo(text, nl=False)
         else:
             with destination as out:
-                out.write(text + "\n")
+                out.write(text)
+        plan = proposal.plan
         if plan_out is not None:
-            _write_plan(plan, plan_out)
+            use.write_plan(plan, plan_out)
+            typer.echo(f"plan written to {plan_out} (checksum {plan.checksum})", err=True)
         if plan.empty:  # nothing proposed; errors spfguard does not fix on its own still fail the command
-            return Exit.FINDINGS if any(p.startswith("error") for p in plan.problems) else Exit.OK
+            return ExitCode.FINDINGS if any(p.startswith("error") for p in plan.problems) else ExitCode.OK
         if not plan.proven:
             raise PlanError("the proposal is NOT equivalent to the current record set: refusing it")
-        if not apply:
-            return Exit.OK
-        return await _apply(plan, prov, dns, backup_dir or default_backup_dir(), wait, expected, settings)
+        if not apply or prov is None:
+            return ExitCode.OK
+        applied = await use.apply(plan, prov, dns, settings, backup_dir=backups, wait=wait, progress=typer.echo)
+        typer.echo(render("applied", "text", applied), nl=False)
+        return ExitCode.FINDINGS if applied.errors else ExitCode.OK
 
     raise typer.Exit(asyncio.run(run()))  # one event loop for planning, writing and verifying
-
-
-def _write_plan(plan: Plan, path: Path) -> None:
-    from spfguard.cli.output import Output
-
-    with Output(path) as out:
-        out.write(json.dumps(plan.to_json(), indent=2) + "\n")
-    typer.echo(f"plan written to {path} (checksum {plan.checksum})", err=True)
-
-
-def _read_plan(path: Path) -> Plan:
-    from spfguard.fix.plan import Plan
-    from spfguard.textfile import read_text
-
-    try:
-        data = json.loads(read_text(path, "plan"))
-    except ValueError as err:
-        raise UserError(f"{path} is not an spfguard plan: not JSON ({err})") from None
-    plan = Plan.from_json(data, str(path))
-    if not plan.proven:
-        raise PlanError(f"{path}: the plan is not proven ({plan.verdict}): refusing it")
-    return plan
-
-
-async def _apply(plan: Plan, provider: Provider | None, dns, backup_dir: Path, wait: float, expected,
-                 settings: dict) -> int:
-    from spfguard.fix.apply import record_provenance, verify, write_backup
-
-    if provider is None:
-        raise UserError("--apply needs --provider NAME: the provider that hosts the zone")
-    await asyncio.to_thread(provider.check, plan.changes)  # before the backup: nothing is written if anything moved
-    path = write_backup(plan, provider, backup_dir)
-    typer.echo(f"backup: {path}")
-    await asyncio.to_thread(provider.apply, plan.changes)
-    typer.echo(f"written: {len(plan.changes)} name(s) through {provider.name}")
-    if provider.pending_publication():
-        typer.echo(f"not live yet: {provider.pending_publication()}")
-    if plan.flattened:
-        where = record_provenance(plan, settings)
-        if where:
-            typer.echo(f"flattened includes recorded for the monitor in {where}")
-    await asyncio.to_thread(provider.wait, plan.changes, wait)
-    result = await verify(plan.domain, plan.changes, provider, dns, wait, expected)
-    report = result.report
-    typer.echo(f"verified at {result.where}: {report.lookups}/10 lookups, verdict {report.verdict}")
-    errors = [f for f in report.findings if f.severity == "error"]
-    for f in errors:
-        typer.echo(f"  error {f.code}: {f.message}")
-    return Exit.FINDINGS if errors else Exit.OK
 
 
 def rollback(
     backup: Annotated[Path, typer.Argument(metavar="BACKUP.json", help="A backup written by `fix --apply`.")],
     provider: ProviderOption = None,
     apply: ApplyOption = False,
+    backup_dir: BackupDirOption = None,
     config: ConfigOption = None,
     wait: WaitOption = 120.0,
     zone: ZoneOption = None,
     nameserver: NameserverOption = None,
 ) -> None:
-    """Restore exactly the values a backup holds, with the same compare-and-set. The dry run shows what would
-    change against what is published now."""
-    from spfguard.fix.apply import read_backup, verify
-    from spfguard.provider.base import same_values
+    """Restore exactly the values a backup holds, with the same compare-and-set, backup and verification as a fix.
+    The dry run shows what would change against what is published now."""
+    from spfguard.app import fix as use
+    from spfguard.app.dns import open_dns
+    from spfguard.fix.apply import default_backup_dir
 
-    saved = read_backup(backup)
-    if provider is None:
-        raise UserError(f"--provider is required (the backup was made with {saved.provider!r})")
-    if provider != saved.provider:
-        raise UserError(f"the backup was made with provider {saved.provider!r}, not {provider!r}")
-    prov = load_provider_from(provider, load_config(config))
-    published = prov.read_txt_many([c.name for c in saved.rollback_changes()])
-    # names already as the backup holds them are left alone: after an apply that was killed part-way, only the
-    # names it reached are restored
-    changes = [c for c in saved.rollback_changes() if not same_values(published[c.name], c.after)]
-    if not changes:
-        typer.echo(f"{saved.domain}: already restored — the published values are the backup's")
-        raise typer.Exit(Exit.OK)
-    moved = [c.name for c in changes if not same_values(published[c.name], c.before)]
-    for change in changes:
-        typer.echo(f"{change.name}:")
-        for value in published[change.name]:
-            if value not in change.after:
-                typer.echo(f'  - TXT "{value}"')
-        for value in change.after:
-            typer.echo(f'  {"+" if value not in published[change.name] else " "} TXT "{value}"')
-    if moved:
-        message = (f"{', '.join(moved)} changed since the fix was applied (the published values are not the ones "
-                   "the fix wrote): the compare-and-set refuses the rollback; fix it by hand or re-plan")
-        if not apply:
-            typer.echo(f"warning: {message}", err=True)
-            raise typer.Exit(Exit.FINDINGS)
-        raise PlanError(message)
-    if not apply:
-        typer.echo("dry run: nothing is written; add --apply to restore")
-        raise typer.Exit(Exit.OK)
-
-    async def run() -> None:
-        await asyncio.to_thread(prov.apply, changes)
-        await asyncio.to_thread(prov.wait, changes, wait)
-        result = await verify(saved.domain, changes, prov, make_dns(zone, nameserver), wait)
-        typer.echo(f"restored {len(changes)} name(s); verified at {result.where}")
-        if prov.pending_publication():
-            typer.echo(f"not live yet: {prov.pending_publication()}")
-
-    asyncio.run(run())
-
+    settings = load_config(config)
+    result = asyncio.run(use.rollback(backup, provider, settings, open_dns(dns_options(zone, nameserver)),
+                                      apply=apply, backup_dir=backup_dir or default_backup_dir(), wait=wait,
+                                      progress=typer.echo))
+    typer.echo(render("rollback", "text", result), nl=False)
+    if result.moved and not result.done_already:
+        typer.echo(f"warning: {', '.join(result.moved)} changed since the fix was applied (the published values are "
+                   "not the ones the fix wrote): the compare-and-set refuses the rollback; fix it by hand or re-plan",
+                   err=True)
+        raise typer.Exit(ExitCode.FINDINGS)

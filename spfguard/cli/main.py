@@ -3,7 +3,6 @@ need them, never here. Errors are mapped to exit codes in one place: :func:`main
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -20,9 +19,9 @@ from spfguard.cli import monitor as monitor_cmd
 from spfguard.cli import providers as providers_cmd
 from spfguard.cli import ranges as ranges_cmd
 from spfguard.cli import senders as senders_cmd
-from spfguard.cli.common import Exit
-from spfguard.errors import SpfguardError
-from spfguard.report.escape import safe
+from spfguard.errors import ExitCode, SpfguardError
+from spfguard.redact import redact
+from spfguard.textsafe import safe
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -59,33 +58,26 @@ def _root(
     """Audit, repair and watch SPF records (RFC 7208)."""
 
 
-def quiet_libraries() -> None:
-    """SDKs log their own warnings (each failed credential of Azure's chain, octoDNS's notes on a zone); with no
-    handler on the root logger Python prints them on stderr. spfguard says what matters in one line, so they are
-    dropped unless SPFGUARD_DEBUG is set (the monitor's own log has its own handler)."""
-    root = logging.getLogger()
-    if not root.handlers and not os.environ.get("SPFGUARD_DEBUG"):
-        root.addHandler(logging.NullHandler())
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI. A mistake is one line on stderr with its exit code (the class's ``exit_code``: 2 bad input,
     3 could not complete, 1 provider or plan errors); exit 70 only for a bug, never a traceback unless
     SPFGUARD_DEBUG=1."""
-    quiet_libraries()
+    from spfguard import logs
+
+    logs.configure()
     try:
         code = app(args=argv, prog_name="spfguard", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except SpfguardError as err:
-        typer.echo(f"spfguard: error: {safe(err)}", err=True)
+        typer.echo(f"spfguard: error: {safe(redact(err))}", err=True)
         return err.exit_code
     except (KeyboardInterrupt, typer.Abort):
         typer.echo("spfguard: interrupted", err=True)
         return 130
     except BrokenPipeError:  # `spfguard check … | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return Exit.OK
+        return ExitCode.OK
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         # a usage error from the command-line parser (typer vendors its own click: duck-typed): one line, and
         # where to read more
@@ -99,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             return err.exit_code
         if os.environ.get("SPFGUARD_DEBUG"):
             raise
-        typer.echo(f"spfguard: internal error: {type(err).__name__}: {safe(err)} — this is a bug; please report it "
-                   "(set SPFGUARD_DEBUG=1 for the traceback)", err=True)
-        return Exit.BUG
-    return code if isinstance(code, int) else Exit.OK
+        typer.echo(f"spfguard: internal error: {type(err).__name__}: {safe(redact(err))} — this is a bug; please "
+                   "report it (set SPFGUARD_DEBUG=1 for the traceback)", err=True)
+        return ExitCode.BUG
+    return code if isinstance(code, int) else ExitCode.OK
 
 
 if __name__ == "__main__":

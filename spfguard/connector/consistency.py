@@ -17,8 +17,6 @@ from spfguard.connector.model import Connector
 from spfguard.findings import Finding
 from spfguard.vendors.catalogue import load_catalogue
 
-ALLOWLIST_TARGET = {"google-workspace": "google-workspace"}  # platform -> allow-list export; mimecast-* below
-
 
 @dataclass
 class DomainCheck:
@@ -34,8 +32,8 @@ def allowlist_targets(connector: Connector) -> list[str]:
     catalogue = load_catalogue()
     targets = []
     for host in connector.smart_hosts:
-        platform = catalogue.platform_of_host(host.host) or ""
-        target = "mimecast" if platform.startswith("mimecast") else ALLOWLIST_TARGET.get(platform)
+        name = catalogue.platform_of_host(host.host)
+        target = catalogue.platforms[name].allowlist if name else None
         if target and target not in targets:
             targets.append(target)
     return targets
@@ -43,8 +41,9 @@ def allowlist_targets(connector: Connector) -> list[str]:
 
 def check_domain(connector: Connector, report: Report) -> DomainCheck:
     catalogue = load_catalogue()
+    exchange = catalogue.with_role("exchange-online")
     domain = report.domain
-    cov = report.coverage.get("microsoft365")
+    cov = report.coverage.get(exchange.name)
     spf = "no-record" if report.record is None else cov.status if cov else "unknown"
     result = DomainCheck(domain, spf, cov.missing if cov else [], report.mx or [], [])
     result.mx_platforms = list(dict.fromkeys(p for p in map(catalogue.platform_of_host, result.mx) if p))
@@ -55,9 +54,9 @@ def check_domain(connector: Connector, report: Report) -> DomainCheck:
         add(Finding("missing-vendor" if spf != "partial" else "partial-vendor",
                     "error" if spf != "partial" else "warning",
                     f"{domain}: Exchange Online is {'not' if spf != 'partial' else 'only partly'} authorised by SPF: "
-                    "mail it relays for this domain fails SPF at the receiver; add include:spf.protection.outlook.com",
+                    f"mail it relays for this domain fails SPF at the receiver; add include:{exchange.include}",
                     domain))
-    if "microsoft365" in smart_platforms:
+    if exchange.name in smart_platforms:
         add(Finding("connector-loop", "error", "a smart host is Exchange Online itself: mail would loop back",
                     "connector"))
     if result.mx_platforms and smart_platforms and not smart_platforms & set(result.mx_platforms):

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from spfguard.config import ConfigError, check_keys
+from spfguard.tables import ConfigError, check_keys
 from spfguard.errors import UserError
 from spfguard.hostport import parse_host_port
 

@@ -1,4 +1,5 @@
-"""Apply a proven plan through a provider: backup, compare-and-set writes, wait, verify; and rollback.
+"""Apply a plan through a provider — the one flow every write takes (``fix --apply``, ``fix --from-plan``,
+``monitor --auto-fix`` and ``rollback``): compare, backup, write, provenance, wait, verify (:func:`apply_plan`).
 
 The order is the plan's: chained children, then the apex, then chained records no longer needed. Verification
 reads the changed names back from the zone's authoritative servers (or the provider's API when it names no
@@ -10,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import logging
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from spfguard.audit import Report, audit
@@ -20,15 +23,20 @@ from spfguard.dns.base import DnsClient, within
 from spfguard.dns.live import LiveDns, NameserverAddress
 from spfguard.dns.overlay import OverlayDns
 from spfguard.errors import IncompleteError, UserError
+from spfguard.findings import Finding
 from spfguard.fix.plan import Change, Plan
 from spfguard.provider.base import Provider, same_values
+from spfguard.tables import xdg_state_home
 
 BACKUP_VERSION = 1
+log = logging.getLogger(__name__)
+
+# records where a plan's flattened includes come from, for the monitor: (domain, include -> ranges) -> where
+Provenance = Callable[[str, dict[str, list[str]]], str | None]
 
 
 def default_backup_dir() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(state) / "spfguard" / "backups"
+    return xdg_state_home() / "backups"
 
 
 def write_backup(plan: Plan, provider: Provider, directory: Path) -> Path:
@@ -132,26 +140,6 @@ def _strings(value, where: str, field_name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def record_provenance(plan: Plan, settings: dict) -> str | None:
-    """Tell the monitor which includes this plan flattened, so that it keeps watching their sources: in the
-    monitor's store (the config's [monitor] state, else the default one when it exists)."""
-    from spfguard.monitor.settings import default_state
-    from spfguard.monitor.store import open_store
-
-    monitor = settings.get("monitor") if isinstance(settings.get("monitor"), dict) else None
-    state = monitor.get("state") if monitor else None
-    location = (state if state.startswith(("postgresql://", "postgres://")) else os.path.expanduser(state)) \
-        if isinstance(state, str) else default_state()
-    if monitor is None and not Path(location).exists():
-        return None
-    store = open_store(location)
-    try:
-        store.record_flattened(plan.domain, {f.include: f.ranges for f in plan.flattened})
-    finally:
-        store.close()
-    return store.location
-
-
 @dataclass
 class Verification:
     where: str
@@ -183,7 +171,7 @@ async def nameserver_addresses(servers: list[str]) -> list[str]:
 async def wait_visible(changes: list[Change], provider: Provider, domain: str, timeout: float) -> tuple[
         str, dict[str, list[str]]]:
     """Poll the authoritative servers (or the provider API) until every changed name shows its new values."""
-    from spfguard.fix.snapshot import read_txt_values
+    from spfguard.fix.readset import read_txt_values
 
     servers = await nameserver_addresses(provider.authoritative(domain))
     where = ", ".join(servers) if servers else f"the {provider.name} provider (read back)"
@@ -208,3 +196,72 @@ async def verify(plan_domain: str, changes: list[Change], provider: Provider, dn
     where, seen = await wait_visible(changes, provider, plan_domain, timeout)
     report = await audit(plan_domain, OverlayDns(dns, seen), expect=list(expect), dmarc=False)
     return Verification(where, report)
+
+
+@dataclass
+class Applied:
+    """What :func:`apply_plan` did: the backup, the names written, where the change was recorded and verified, and
+    the audit of what is published now."""
+
+    domain: str
+    provider: str
+    backup: Path
+    written: list[str]
+    verified_at: str
+    report: Report
+    pending: str | None = None  # what still has to happen before the write is live (a file to commit)
+    provenance: str | None = None  # where the flattened includes were recorded for the monitor
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.report.findings if f.severity == "error"]
+
+
+async def apply_plan(plan: Plan, provider: Provider, dns: DnsClient, *, backup_dir: Path, wait: float = 120.0,
+                     expect: Sequence[str] = (), provenance: Provenance | None = None,
+                     progress: Callable[[str], None] | None = None) -> Applied:
+    """Compare every name with the plan's ``before`` (nothing is written if anything moved), back up every value
+    at every name touched, write (one atomic write per zone), record the provenance of flattened includes, wait
+    until the provider and the zone's servers show the change, and audit what is published. ``progress`` hears
+    each step as it happens (the backup path before anything is written)."""
+    steps: list[str] = []
+
+    def step(text: str) -> None:
+        steps.append(text)
+        if progress is not None:
+            progress(text)
+
+    await asyncio.to_thread(provider.check, plan.changes)  # before the backup: nothing is written if anything moved
+    backup = write_backup(plan, provider, backup_dir)
+    step(f"backup: {backup}")
+    log.info("applying %d change(s) to %s through %s (backup %s)", len(plan.changes), plan.domain, provider.name,
+             backup)
+    await asyncio.to_thread(provider.apply, plan.changes)
+    step(f"written: {len(plan.changes)} name(s) through {provider.name}")
+    pending = provider.pending_publication()
+    if pending:
+        step(f"not live yet: {pending}")
+    where = None
+    if plan.flattened and provenance is not None:
+        where = provenance(plan.domain, {f.include: f.ranges for f in plan.flattened})
+        if where:
+            step(f"flattened includes recorded for the monitor in {where}")
+    await asyncio.to_thread(provider.wait, plan.changes, wait)
+    result = await verify(plan.domain, plan.changes, provider, dns, wait, expect)
+    return Applied(plan.domain, provider.name, backup, [c.name for c in plan.changes], result.where,
+                   result.report, pending, where, steps)
+
+
+def restore_plan(saved: Backup, published: dict[str, list[str]]) -> Plan:
+    """The plan that puts back what a backup holds, for the names not already as it holds them (after an apply
+    that was killed part-way, only the names it reached are restored). Its ``before`` is what is published now."""
+    changes = [Change(c.name, tuple(published[c.name]), c.after, c.layout) for c in saved.rollback_changes()
+               if not same_values(published[c.name], c.after)]
+    return Plan(saved.domain, changes, 0, 0, (0, 0), verdict="restore")
+
+
+def moved_since(saved: Backup, plan: Plan) -> list[str]:
+    """Names whose published values are not the ones the fix wrote: a rollback would overwrite someone's edit."""
+    wrote = {c.name: c.before for c in saved.rollback_changes()}
+    return [c.name for c in plan.changes if not same_values(c.before, wrote[c.name])]

@@ -11,11 +11,15 @@ import difflib
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from spfguard.errors import UserError
 from spfguard.provider.base import Change
 
-__all__ = ["Change", "Difference", "Flattening", "Plan"]
+if TYPE_CHECKING:
+    from spfguard.audit import Report
+
+__all__ = ["Change", "Difference", "Flattening", "Plan", "Proposal"]
 
 PLAN_VERSION = 1
 
@@ -133,3 +137,11 @@ class Plan:
         after = [f'{c.name} TXT "{v}"' for c in self.changes for v in c.after]
         lines = difflib.unified_diff(before, after, "current", "proposed", lineterm="", n=len(before) + len(after))
         return "\n".join(lines)
+
+
+@dataclass
+class Proposal:
+    """A plan, and (for the HTML page) the audit of the record set it replaces."""
+
+    plan: Plan
+    current: Report | None = None

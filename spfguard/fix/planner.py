@@ -8,7 +8,7 @@
 5. add the include of a missing platform;   10. flatten includes while over 10 lookups (or always);
                                             11. split a record that is too long into chained records.
 
-Every name the plan touches is read once (:mod:`spfguard.fix.snapshot`): the proposal, the proof and the
+Every name the plan touches is read once (:mod:`spfguard.fix.readset`): the proposal, the proof and the
 compare-and-set come from the same values. Redirect stays a redirect (its target's ``all`` applies, RFC 7208
 §6.1), qualifiers, ``exp=``, macro terms and unknown modifiers are kept. The whole proposal is then proven
 (:mod:`spfguard.fix.proof`); a proposal worse than the current record in any family or on any address is
@@ -30,7 +30,7 @@ from spfguard.fix.chain import is_chain, split
 from spfguard.fix.merge import merge_records
 from spfguard.fix.plan import Change, Plan
 from spfguard.fix.proof import prove
-from spfguard.fix.snapshot import ReadValues, Snapshot, read_txt_values
+from spfguard.fix.readset import ReadSet, ReadValues, read_txt_values
 from spfguard.ipset import IPSet
 from spfguard.policy import decide
 from spfguard.rules import ipv6_void_message, tree_findings, void_sources
@@ -57,7 +57,7 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
                    read_values: ReadValues | None = None) -> Plan:
     options = options or FixOptions()
     domain = domain.rstrip(".").lower()
-    snapshot = Snapshot(dns, read_values)
+    snapshot = ReadSet(dns, read_values)
     view = await snapshot.view(domain)
     report = await audit(domain, view, expect=list(options.expect), dmarc=False)
     merge = None
@@ -242,7 +242,7 @@ def _unfixed(tree: Node, options: FixOptions) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-async def _changes(domain: str, old_tree: Node, records: dict[str, str], snapshot: Snapshot) -> list[Change]:
+async def _changes(domain: str, old_tree: Node, records: dict[str, str], snapshot: ReadSet) -> list[Change]:
     """Whole TXT sets per name, from the snapshot: the SPF value replaced, other values (verification tokens)
     kept. A name that holds several SPF values (the merge) gets one."""
     old_chain = {n.name.lower() for n in old_tree.walk() if is_chain(n.name, domain)}

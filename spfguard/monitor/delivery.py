@@ -1,31 +1,23 @@
 """The notification stage: what the outbox holds for each sink, sent as one message per sink (a tenant's webhook,
-the default email …), then marked delivered — or left pending, with its error, to be sent next run. A failing
-sink never holds back the others."""
+the default email …) through the sink registry (:mod:`spfguard.monitor.sinks`), then marked delivered — or left
+pending, with its error, to be sent next run. A failing sink never holds back the others."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spfguard.monitor.alerts import AlertError, send_email, send_webhook
+from spfguard.monitor.alerts import AlertError, alert_message
 from spfguard.monitor.drift import Event
-from spfguard.monitor.settings import AlertSettings, Route
-from spfguard.monitor.store import Store
+from spfguard.monitor.settings import AlertSettings
+from spfguard.monitor.store import Store, sink_key, split_sink_key
 
 MAX_EVENTS_PER_MESSAGE = 200  # a first run over a large fleet: several messages, not one enormous one
 
 
-def route_name(alerts: AlertSettings, tenant: str | None) -> str:
-    return tenant if tenant is not None and tenant in alerts.tenants else "default"
-
-
 def sinks_for(alerts: AlertSettings, tenant: str | None) -> list[str]:
-    name = route_name(alerts, tenant)
-    route = alerts.tenants.get(name) if name != "default" else alerts.default
-    return [f"{name}/{kind}" for kind in ("webhook", "email") if getattr(route, kind)]
-
-
-def _route(alerts: AlertSettings, name: str) -> Route | None:
-    return alerts.default if name == "default" else alerts.tenants.get(name)
+    """The outbox keys of the sinks a domain's events go to (its tenant's route, else the default one)."""
+    name = alerts.route_name(tenant)
+    return [sink_key(name, kind) for kind in alerts.route(tenant).sinks]
 
 
 @dataclass
@@ -34,31 +26,25 @@ class Delivery:
     errors: list[str] = field(default_factory=list)
 
 
-def send(route: Route, kind: str, events: list[Event], timeout: float, title: str) -> None:
-    if kind == "webhook":
-        send_webhook(route.webhook, events, timeout, title)
-    else:
-        send_email(route.email, events, timeout, title)
-
-
 def deliver(store: Store, alerts: AlertSettings, now: float) -> Delivery:
     result = Delivery()
-    for sink in store.pending_sinks():
-        name, _, kind = sink.rpartition("/")
-        events = store.pending(sink)
-        route = _route(alerts, name)
-        if route is None or not getattr(route, kind, None):
-            result.errors.append(f"{sink}: no longer configured; {len(events)} alert(s) kept until it is")
+    for key in store.pending_sinks():
+        name, kind = split_sink_key(key)
+        events = store.pending(key)
+        route = alerts.named(name)
+        sink = route.sinks.get(kind) if route is not None else None
+        if sink is None:
+            result.errors.append(f"{key}: no longer configured; {len(events)} alert(s) kept until it is")
             continue
         title = "" if name == "default" else f" (tenant {name})"
         for start in range(0, len(events), MAX_EVENTS_PER_MESSAGE):
             batch = events[start:start + MAX_EVENTS_PER_MESSAGE]
             try:
-                send(route, kind, batch, alerts.timeout, title)
+                sink.send(alert_message(batch, title), alerts.timeout)
             except AlertError as err:
-                store.failed(sink, batch, str(err))
-                result.errors.append(f"{sink}: {err}")
+                store.failed(key, batch, str(err))
+                result.errors.append(f"{key}: {err}")
                 break
-            store.delivered(sink, batch, now)
+            store.delivered(key, batch, now)
             result.sent += [e for e in batch if all(e.id != s.id for s in result.sent)]
     return result

@@ -1,4 +1,4 @@
-"""Drift: compare a domain's snapshot with the previous complete one. Pure functions over snapshot dicts.
+"""Drift: compare a domain's snapshot with the previous complete one. Pure functions over :class:`Snapshot`.
 
 Two kinds of events:
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from spfguard.dns.base import within
+from spfguard.monitor.snapshot import Snapshot
 from spfguard.vendors.catalogue import load_catalogue
 
 # error findings that have an event of their own (the rest are reported as spf-error)
@@ -45,12 +46,12 @@ def _owner(name: str) -> str:
     return name
 
 
-def changes(current: dict, previous: dict | None) -> list[Event]:
-    if previous is None or current["incomplete"]:
+def changes(current: Snapshot, previous: Snapshot | None) -> list[Event]:
+    if previous is None or current.incomplete:
         return []
-    domain = current["domain"]
+    domain = current.domain
     events = []
-    old_records, new_records = previous["records"], current["records"]
+    old_records, new_records = previous.records, current.records
     own = {n for n in set(old_records) | set(new_records) if within(n, domain)}
     # a name that only appears or vanishes is covered by the change of the record that includes it
     for name in sorted((set(old_records) & set(new_records)) | own):
@@ -58,7 +59,7 @@ def changes(current: dict, previous: dict | None) -> list[Event]:
         if old != new:
             events.append(Event(domain, "record-changed", name, f"{name}: {old or '(absent)'} → {new or '(absent)'}",
                                 {"name": name, "old": old, "new": new}))
-    old_ranges, new_ranges = previous["include_ranges"], current["include_ranges"]
+    old_ranges, new_ranges = previous.include_ranges, current.include_ranges
     for name in sorted(set(old_ranges) & set(new_ranges)):
         added = sorted(set(new_ranges[name]) - set(old_ranges[name]))
         removed = sorted(set(old_ranges[name]) - set(new_ranges[name]))
@@ -73,35 +74,33 @@ def changes(current: dict, previous: dict | None) -> list[Event]:
     return events
 
 
-def problems(current: dict, previous: dict | None, warn_lookups: int) -> dict[tuple[str, str], str]:
+def problems(current: Snapshot, previous: Snapshot | None, warn_lookups: int) -> dict[tuple[str, str], str]:
     """The problem states of ``current``: {(code, key): message}. For an incomplete snapshot only
     ``check-failing`` can be decided (and only when the previous run failed too)."""
-    domain = current["domain"]
-    if current["incomplete"]:
-        if previous is not None and previous["incomplete"]:
-            reason = "; ".join(current["errors"][:2]) or "DNS lookups failed"
+    domain = current.domain
+    if current.incomplete:
+        if previous is not None and previous.incomplete:
+            reason = "; ".join(current.errors[:2]) or "DNS lookups failed"
             return {("check-failing", ""): f"{domain} could not be checked on two runs in a row: {reason}"}
         return {}
     found: dict[tuple[str, str], str] = {}
-    limit = current["limits"]["lookups"]
-    lookups = current["lookups"]
+    limit = current.limits["lookups"]
+    lookups = current.lookups
     if lookups > limit:
         found[("lookups-over-limit", "")] = f"{domain} needs {lookups} DNS lookups (limit {limit}): receivers " \
                                             "return permerror and mail fails SPF"
     elif lookups >= warn_lookups:
         found[("lookups-near-limit", "")] = f"{domain} needs {lookups} of {limit} DNS lookups: one more include " \
                                             "breaks it"
-    for family, key in (("IPv4", "void_lookups"), ("IPv6", "void_lookups_ipv6")):
-        if current[key] > current["limits"]["voids"]:
-            found[("void-over-limit", family)] = f"{domain}: {current[key]} void lookups for {family} senders " \
-                                                 f"(limit {current['limits']['voids']})"
-    for platform, cov in current["coverage"].items():
+    for family, voids in (("IPv4", current.void_lookups), ("IPv6", current.void_lookups_ipv6)):
+        if voids > current.limits["voids"]:
+            found[("void-over-limit", family)] = f"{domain}: {voids} void lookups for {family} senders " \
+                                                 f"(limit {current.limits['voids']})"
+    for platform, cov in current.coverage.items():
         if cov["status"] != "full":
             missing = ", ".join(cov["missing"][:8]) + (" …" if len(cov["missing"]) > 8 else "")
             found[("coverage-lost", platform)] = f"{domain} no longer fully authorises {platform} " \
                                                  f"({cov['status']}; missing {missing})"
-    for finding in current["findings"]:
-        severity, code = finding.split(":", 1)
-        if severity == "error" and code not in COVERED_ELSEWHERE:
-            found[("spf-error", code)] = f"{domain}: SPF error {code} (see `spfguard check {domain}`)"
+    for code in sorted(current.codes("error") - set(COVERED_ELSEWHERE)):
+        found[("spf-error", code)] = f"{domain}: SPF error {code} (see `spfguard check {domain}`)"
     return found

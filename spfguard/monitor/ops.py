@@ -3,31 +3,15 @@ that fails) and a Prometheus text file (``--metrics-file``, for node_exporter's 
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import os
-import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from spfguard.report.escape import safe
+from spfguard.logs import handler
 
 log = logging.getLogger("spfguard.monitor")
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)), "level": record.levelname,
-                 "logger": record.name, "message": record.getMessage()}
-        entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry)
-
-
-class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{k}={safe(v)}" for k, v in getattr(record, "fields", {}).items())
-        return f"spfguard: {record.levelname.lower()}: {safe(record.getMessage())}{' ' + fields if fields else ''}"
 
 
 def configure(log_format: str | None) -> None:
@@ -37,9 +21,7 @@ def configure(log_format: str | None) -> None:
     if log_format is None:
         log.setLevel(logging.CRITICAL + 1)
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    log.addHandler(handler)
+    log.addHandler(handler(log_format))
     log.setLevel(logging.INFO)
 
 
@@ -55,6 +37,18 @@ def _labels(labels: Mapping[str, str]) -> str:
     return "{" + inner + "}"
 
 
+def number(value: float) -> str:
+    """A sample value in full precision (the text format takes Go's float syntax): a timestamp keeps its seconds,
+    a counter its last digit."""
+    if isinstance(value, bool) or (isinstance(value, int)):
+        return str(int(value))
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
 def write_metrics(path: Path, shard: str, values: dict) -> None:
     """The Prometheus text exposition format, written to a temporary file and renamed (node_exporter never
     reads half a file)."""
@@ -64,7 +58,7 @@ def write_metrics(path: Path, shard: str, values: dict) -> None:
     def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
-        lines.extend(f"{name}{_labels({**base, **labels})} {value:g}" for labels, value in samples)
+        lines.extend(f"{name}{_labels({**base, **labels})} {number(value)}" for labels, value in samples)
 
     metric("spfguard_monitor_domains_checked", "gauge", "Domains checked by the last run.",
            [({}, values["checked"])])

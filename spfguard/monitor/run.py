@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 
 from spfguard.audit import audit_stream
 from spfguard.dns.base import DnsClient, within
+from spfguard.fix.chain import is_chain
 from spfguard.monitor import ops
 from spfguard.monitor.delivery import deliver, sinks_for
 from spfguard.monitor.drift import Event
 from spfguard.monitor.settings import DomainSettings, MonitorSettings
 from spfguard.monitor.shard import in_shard
-from spfguard.monitor.snapshot import take
+from spfguard.monitor.snapshot import Snapshot, take
 from spfguard.monitor.step import step
 from spfguard.monitor.store import Store
 from spfguard.policy import decide
 from spfguard.tree import walk
+from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_sets
 
 
@@ -72,8 +74,10 @@ async def run_monitor(settings: MonitorSettings, dns: DnsClient, store: Store, *
     if ms_version:  # one shard of a fleet announces a change of the vendor data
         previous = store.announce("ms_version", ms_version)
         if previous is not None:
-            event = Event("*", "vendor-ranges-updated", "microsoft365",
-                          f"Microsoft 365 endpoint data changed: version {previous} → {ms_version}")
+            platform = load_catalogue().endpoints_platform()
+            event = Event("*", "vendor-ranges-updated", platform.name if platform else "endpoints",
+                          f"{platform.endpoints_name if platform else 'Vendor endpoint data'} changed: version "
+                          f"{previous} → {ms_version}")
             store.queue(run_id, [event], sinks_for(settings.alerts, None))
             result.events.append(event)
 
@@ -133,7 +137,7 @@ async def _check(settings: MonitorSettings, domains: list[DomainSettings], dns: 
         if outcome.incomplete:
             result.incomplete.append(domain.name)
             ops.emit("domain could not be checked", logging.WARNING, domain=domain.name, tenant=domain.tenant,
-                     errors=snapshot["errors"][:3])
+                     errors=snapshot.errors[:3])
         elif outcome.open:
             ops.emit("domain has problems", logging.WARNING, domain=domain.name, tenant=domain.tenant,
                      problems=sorted({u.code for u in outcome.updates if u.message is not None}))
@@ -144,20 +148,20 @@ async def _check(settings: MonitorSettings, domains: list[DomainSettings], dns: 
     return candidates
 
 
-def _only_vendor_drift(outcome, snap: dict, domain: DomainSettings, sources: dict) -> bool:
+def _only_vendor_drift(outcome, snap: Snapshot, domain: DomainSettings, sources: dict) -> bool:
     """Auto-fix only when the drift is a vendor's: coverage of an expected platform lost under a flattened record,
     or the ranges of an include the domain has flattened changed — and nothing else happened: no change of the
     domain's own records, no other problem."""
-    if not domain.provider or snap["incomplete"]:
+    if not domain.provider or snap.incomplete:
         return False
-    own = snap["domain"]
+    own = snap.domain
     if any(e.code == "record-changed" and within(e.key, own) for e in outcome.events):
         return False
     codes = {u.code for u in outcome.updates if u.message is not None}
     if not codes <= {"coverage-lost"}:
         return False
     moved = any(e.code == "ranges-changed" and e.key in sources for e in outcome.events)
-    chained = any(name.startswith("_spf") and name.endswith("." + own) for name in snap["records"])
+    chained = any(is_chain(name, own) for name in snap.records)
     return moved or (codes == {"coverage-lost"} and chained)
 
 

@@ -7,24 +7,40 @@ from dataclasses import dataclass, field
 
 from spfguard.monitor import drift
 from spfguard.monitor.drift import Event
-from spfguard.monitor.store import ProblemUpdate, StoredProblem
+from spfguard.monitor.snapshot import Snapshot
 
 
 @dataclass
-class Step:
+class StoredProblem:
+    message: str
+    since: float
+    last_notified: float
+
+
+@dataclass(frozen=True)
+class ProblemUpdate:
+    code: str
+    key: str
+    message: str | None = None  # None: the problem cleared
+    since: float = 0.0
+    last_notified: float = 0.0
+
+
+@dataclass
+class DomainStep:
     events: list[Event] = field(default_factory=list)
     updates: list[ProblemUpdate] = field(default_factory=list)
     open: int = 0  # problems open after this step
     incomplete: bool = False
 
 
-def step(domain: str, tenant: str | None, snapshot: dict, last: dict | None, last_complete: dict | None,
+def step(domain: str, tenant: str | None, snapshot: Snapshot, last: Snapshot | None, last_complete: Snapshot | None,
          stored: dict[tuple[str, str], StoredProblem], *, now: float, warn_lookups: int = 9,
-         remind_after: float | None = None) -> Step:
+         remind_after: float | None = None) -> DomainStep:
     """Changes are reported once, when they happen; problems when they start (and, with ``remind_after``, again
     while they last); a problem that clears is ``resolved`` — except that an incomplete check can only decide
     ``check-failing``."""
-    result = Step(incomplete=snapshot["incomplete"])
+    result = DomainStep(incomplete=snapshot.incomplete)
     current = drift.problems(snapshot, last, warn_lookups)
     for (code, key), message in current.items():
         known = stored.get((code, key))
@@ -40,7 +56,7 @@ def step(domain: str, tenant: str | None, snapshot: dict, last: dict | None, las
     for (code, key), known in stored.items():
         if (code, key) in current:
             continue
-        if snapshot["incomplete"] and code != "check-failing":
+        if snapshot.incomplete and code != "check-failing":
             continue  # cannot tell whether it cleared
         result.events.append(Event(domain, "resolved", f"{code}:{key}".rstrip(":"), f"resolved: {known.message}",
                                    {"problem": code}, tenant=tenant))

@@ -23,12 +23,14 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from spfguard.errors import IncompleteError, UserError, first_line
 from spfguard.monitor.drift import Event
-from spfguard.monitor.snapshot import SNAPSHOT_FORMAT
+from spfguard.monitor.location import StateLocation, state_location
+from spfguard.monitor.snapshot import SNAPSHOT_FORMAT, Snapshot
+from spfguard.monitor.step import ProblemUpdate, StoredProblem
 
 SCHEMA_VERSION = 2
 
@@ -37,20 +39,57 @@ class Busy(IncompleteError):
     """Another run of the same shard holds the store: not starting a second one (exit 3: try later)."""
 
 
-@dataclass
-class StoredProblem:
-    message: str
-    since: float
-    last_notified: float
+class ShardRun(NamedTuple):
+    """The last run of a shard."""
+
+    shard: str
+    run: int
+    started: float
+    finished: float | None
+    exit_code: int | None
+    checked: int | None
+    failing: int | None
+    problems: int | None
+    duration: float | None
 
 
-@dataclass(frozen=True)
-class ProblemUpdate:
+class OpenProblem(NamedTuple):
+    domain: str
+    tenant: str | None
     code: str
     key: str
-    message: str | None = None  # None: the problem cleared
-    since: float = 0.0
-    last_notified: float = 0.0
+    message: str
+    since: float
+
+
+class Latest(NamedTuple):
+    """A domain's latest snapshot."""
+
+    domain: str
+    tenant: str | None
+    snapshot: Snapshot
+
+
+class HistoryEntry(NamedTuple):
+    run: int
+    at: float
+    incomplete: bool
+    snapshot: Snapshot
+    events: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run, "at": self.at, "incomplete": self.incomplete, "snapshot": self.snapshot.to_json(),
+                "events": self.events}
+
+
+def sink_key(route: str, kind: str) -> str:
+    """How a delivery names its sink in the outbox: ``default/webhook``, ``acme/email`` …"""
+    return f"{route}/{kind}"
+
+
+def split_sink_key(key: str) -> tuple[str, str]:
+    route, _, kind = key.rpartition("/")
+    return route, kind
 
 
 def _schema(serial: str, real: str) -> list[str]:
@@ -109,6 +148,8 @@ class Store:
     def reopen(self) -> Store:
         """A new connection to the same store (the URL is kept private: it may hold a password)."""
         return open_store(self._target)
+
+    _target: StateLocation
 
     @contextmanager
     def lock(self, shard: str) -> Iterator[None]:
@@ -184,29 +225,29 @@ class Store:
 
     # ---- one domain ------------------------------------------------------------------------------------
 
-    def last_snapshots(self, domain: str) -> tuple[dict | None, dict | None]:
+    def last_snapshots(self, domain: str) -> tuple[Snapshot | None, Snapshot | None]:
         """The domain's latest snapshot, and its latest complete one."""
         last = self.one("SELECT data FROM snapshots WHERE domain = ? ORDER BY run_id DESC LIMIT 1", (domain,))
         complete = self.one("SELECT data FROM snapshots WHERE domain = ? AND incomplete = 0 ORDER BY run_id DESC "
                             "LIMIT 1", (domain,))
-        return (json.loads(last) if last else None), (json.loads(complete) if complete else None)
+        return _snapshot(last), _snapshot(complete)
 
-    def last_snapshot(self, domain: str, complete: bool = False) -> dict | None:
+    def last_snapshot(self, domain: str, complete: bool = False) -> Snapshot | None:
         return self.last_snapshots(domain)[1 if complete else 0]
 
     def problems(self, domain: str) -> dict[tuple[str, str], StoredProblem]:
         rows = self.rows("SELECT code, key, message, since, last_notified FROM problems WHERE domain = ?", (domain,))
         return {(c, k): StoredProblem(m, s, n) for c, k, m, s, n in rows}
 
-    def record_domain(self, run_id: int, domain: str, tenant: str | None, snapshot: dict,
+    def record_domain(self, run_id: int, domain: str, tenant: str | None, snapshot: Snapshot,
                       updates: list[ProblemUpdate], events: list[Event], sinks: list[str]) -> None:
         """Everything a domain's check produced, in one transaction (see the module docstring)."""
         now = time.time()
         with self.transaction():
             self.execute("INSERT INTO snapshots (run_id, domain, tenant, incomplete, format, lookups, verdict, data) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (run_id, domain, tenant, int(snapshot["incomplete"]), snapshot.get("format", SNAPSHOT_FORMAT),
-                          snapshot.get("lookups"), snapshot.get("verdict"), json.dumps(snapshot)))
+                         (run_id, domain, tenant, int(snapshot.incomplete), SNAPSHOT_FORMAT, snapshot.lookups,
+                          snapshot.verdict, json.dumps(snapshot.to_json())))
             for update in updates:
                 if update.message is None:
                     self.execute("DELETE FROM problems WHERE domain = ? AND code = ? AND key = ?",
@@ -295,21 +336,22 @@ class Store:
     def last_ms_version(self) -> str | None:
         return self.one("SELECT value FROM globals WHERE key = 'ms_version'")
 
-    def history(self, domain: str, limit: int = 50) -> list[dict]:
+    def history(self, domain: str, limit: int = 50) -> list[HistoryEntry]:
         rows = self.rows("SELECT r.id, r.started, s.incomplete, s.data FROM snapshots s JOIN runs r ON r.id = s.run_id "
                          "WHERE s.domain = ? ORDER BY r.id DESC LIMIT ?", (domain, limit))
         events = self.rows("SELECT run_id, code, key, message, at FROM events WHERE domain = ? ORDER BY id", (domain,))
         by_run: dict[int, list] = {}
         for run_id, code, key, message, at in events:
             by_run.setdefault(run_id, []).append({"code": code, "key": key, "message": message, "at": at})
-        return [{"run": run_id, "at": started, "incomplete": bool(incomplete), "snapshot": json.loads(data),
-                 "events": by_run.get(run_id, [])} for run_id, started, incomplete, data in reversed(rows)]
+        return [HistoryEntry(run_id, started, bool(incomplete), Snapshot.from_json(json.loads(data)),
+                             by_run.get(run_id, [])) for run_id, started, incomplete, data in reversed(rows)]
 
-    def latest(self, tenant: str | None = None) -> list[tuple[str, str | None, dict]]:
-        """(domain, tenant, latest snapshot) for every domain in the store (or of one tenant)."""
+    def latest(self, tenant: str | None = None) -> list[Latest]:
+        """The latest snapshot of every domain in the store (or of one tenant)."""
         rows = self.rows("SELECT s.domain, s.tenant, s.data FROM snapshots s WHERE s.run_id = (SELECT MAX(run_id) "
                          "FROM snapshots s2 WHERE s2.domain = s.domain) ORDER BY s.domain")
-        return [(d, t, json.loads(data)) for d, t, data in rows if tenant is None or t == tenant]
+        return [Latest(d, t, Snapshot.from_json(json.loads(data))) for d, t, data in rows
+                if tenant is None or t == tenant]
 
     def timelines(self, since: float) -> dict[str, list[tuple[float, int | None, bool]]]:
         """Per domain: (run time, lookups, incomplete) of every run since ``since`` — for charts, without reading
@@ -327,30 +369,28 @@ class Store:
         return [Event(d, c, k, m, json.loads(data or "{}"), t, i, at) for i, d, t, c, k, m, data, at in rows
                 if tenant is None or t == tenant]
 
-    def open_problems(self) -> list[tuple[str, str | None, str, str, str, float]]:
-        """(domain, tenant, code, key, message, since) of every open problem."""
-        return self.rows("SELECT domain, tenant, code, key, message, since FROM problems ORDER BY domain, code")
+    def open_problems(self) -> list[OpenProblem]:
+        """Every open problem."""
+        return [OpenProblem(*row) for row in
+                self.rows("SELECT domain, tenant, code, key, message, since FROM problems ORDER BY domain, code")]
 
-    def all_problems(self) -> list[tuple[str, str, str, str]]:
-        return [(d, c, k, m) for d, _, c, k, m, _ in self.open_problems()]
-
-    def shards(self) -> list[dict]:
+    def shards(self) -> list[ShardRun]:
         """The last run of each shard."""
         rows = self.rows("SELECT r.shard, r.id, r.started, r.finished, r.exit_code, r.checked, r.failing, r.problems, "
                          "r.duration FROM runs r WHERE r.id = (SELECT MAX(id) FROM runs r2 WHERE r2.shard = r.shard) "
                          "ORDER BY r.shard")
-        keys = ("shard", "run", "started", "finished", "exit_code", "checked", "failing", "problems", "duration")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [ShardRun(*row) for row in rows]
 
     def pending_count(self) -> dict[str, int]:
         return dict(self.rows("SELECT sink, COUNT(*) FROM deliveries WHERE delivered IS NULL GROUP BY sink"))
 
 
 class SqliteStore(Store):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | str):
+        path = Path(path)
         self.path = path
         self.location = str(path)
-        self._target = str(path)
+        self._target = StateLocation(path=path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -398,11 +438,8 @@ class PostgresStore(Store):
         except ImportError:
             raise UserError("state = \"postgresql://…\" needs psycopg: pipx inject spfguard 'psycopg[binary]' (or "
                             "install spfguard[postgresql])") from None
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        self._target = url
-        self.location = f"postgresql://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+        self._target = StateLocation(url=url)
+        self.location = str(self._target)
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
@@ -441,12 +478,18 @@ class PostgresStore(Store):
             self.execute("SELECT pg_advisory_unlock(hashtext('spfguard-schema'))")
 
 
-def open_store(location: str | os.PathLike) -> Store:
-    """``postgresql://…`` (or ``postgres://…``): the shared PostgreSQL store; anything else: a SQLite file."""
-    text = str(location)
-    if text.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(text)
-    return SqliteStore(Path(os.path.expanduser(text)))
+def open_store(location: StateLocation | str | os.PathLike) -> Store:
+    """The store at ``location`` (:func:`~spfguard.monitor.location.state_location` decides what a text
+    means): the shared PostgreSQL store, or a SQLite file."""
+    if not isinstance(location, StateLocation):
+        location = state_location(str(location), None)
+    if location.url is not None:
+        return PostgresStore(location.url)
+    return SqliteStore(location.path or Path("monitor.sqlite"))
+
+
+def _snapshot(data: str | None) -> Snapshot | None:
+    return Snapshot.from_json(json.loads(data)) if data else None
 
 
 @contextmanager
@@ -466,5 +509,6 @@ def locked(path: Path):
         yield
 
 
-__all__ = ["SCHEMA_VERSION", "SNAPSHOT_FORMAT", "Busy", "PostgresStore", "ProblemUpdate", "SqliteStore", "Store",
-           "StoredProblem", "locked", "open_store"]
+__all__ = ["SCHEMA_VERSION", "SNAPSHOT_FORMAT", "Busy", "HistoryEntry", "Latest", "OpenProblem", "PostgresStore",
+           "ProblemUpdate", "ShardRun", "SqliteStore", "Store", "StoredProblem", "locked", "open_store", "sink_key",
+           "split_sink_key"]

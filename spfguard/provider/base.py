@@ -18,13 +18,18 @@ can run it.
 
 from __future__ import annotations
 
+import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from spfguard.errors import IncompleteError, ProviderError
+from spfguard.redact import remember
 from spfguard.spf.txt import split_strings
+from spfguard.tables import check_keys, resolve_path, resolve_secret
 
 __all__ = ["GUARANTEES", "Change", "ConflictError", "Provider", "ProviderError", "Secret", "same_values"]
 
@@ -84,6 +89,7 @@ class Secret:
 
     def __init__(self, value: str):
         self._value = value
+        remember(value)  # masked in any message that echoes it (spfguard.redact)
 
     def reveal(self) -> str:
         return self._value
@@ -99,13 +105,13 @@ class Provider(ABC):
     settings_keys: ClassVar[tuple[str, ...]] = ()  # the keys [providers.NAME] may hold
     secret_keys: ClassVar[tuple[str, ...]] = ()  # of those, the secrets (references resolved by the registry)
     env_defaults: ClassVar[dict[str, str]] = {}  # setting -> environment variable used when it is not set
+    path_keys: ClassVar[tuple[str, ...]] = ()  # of those, file paths (relative ones: from the config's folder)
     guarantee: ClassVar[str] = "best-effort (read-compare before and after)"  # one of GUARANTEES
     credentials: ClassVar[str] = ""  # where credentials come from, for `spfguard providers`
 
     def __init__(self, settings: Mapping[str, Any] | None = None):
-        from spfguard.provider.registry import resolve_settings
-
         self.settings = resolve_settings(type(self), settings or {})
+        self.log = logging.getLogger(f"spfguard.provider.{self.name}")
         verify = self.settings.get("verify", "nameservers")
         if "verify" in self.settings_keys and verify not in ("nameservers", "api"):
             raise ProviderError(f"{self.name}: verify must be 'nameservers' or 'api', not {verify!r}")
@@ -118,8 +124,6 @@ class Provider(ABC):
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any]) -> None:
-        from spfguard.config import check_keys
-
         check_keys(dict(settings), f"[providers.{cls.name}]", cls.settings_keys)
 
     def secret(self, key: str) -> str | None:
@@ -197,3 +201,30 @@ class Provider(ABC):
             groups.setdefault(self.zone_of(change.name), []).append(change)
         for zone, group in groups.items():
             self._apply(zone, group)
+            # the audit trail of every DNS write: who wrote which names of which zone
+            self.log.info("wrote zone %s: %s%s", zone, ", ".join(f"{c.name} ({c.kind})" for c in group),
+                          f" (change {self.last_change_id})" if self.last_change_id else "",
+                          extra={"fields": {"provider": self.name, "zone": zone, "names": [c.name for c in group],
+                                            "change_id": self.last_change_id}})
+
+    last_change_id: str | None = None  # set by _apply when the DNS host names the write (Route 53's change id …)
+
+
+def resolve_settings(cls: type[Provider], settings: Mapping[str, Any], base: Path | None = None) -> dict[str, Any]:
+    """A provider's settings with unknown keys refused, defaults from the environment filled in
+    (``env_defaults``), path keys taken from ``base`` (the config's folder) and every secret reference
+    (``env:VAR``, ``file:PATH``, or a literal) resolved into a :class:`Secret` — the one place secrets are read, so
+    no provider does it itself. Settings already resolved pass through unchanged."""
+    cls.check_settings(settings)
+    resolved = dict(settings)
+    for key, variable in cls.env_defaults.items():
+        if resolved.get(key) in (None, "") and os.environ.get(variable):
+            resolved[key] = f"env:{variable}" if key in cls.secret_keys else os.environ[variable]
+    for key in cls.path_keys:
+        if isinstance(resolved.get(key), str) and resolved[key]:
+            resolved[key] = str(resolve_path(resolved[key], base))
+    for key in cls.secret_keys:
+        value = resolved.get(key)
+        if value is not None and not isinstance(value, Secret):
+            resolved[key] = Secret(resolve_secret(value, f"providers.{cls.name}.{key}"))
+    return resolved

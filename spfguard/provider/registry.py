@@ -4,14 +4,14 @@ are named here, so that asking for one that is not installed says what to instal
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
-from spfguard.config import nearest, resolve_secret
 from spfguard.errors import UserError
-from spfguard.provider.base import Provider, ProviderError, Secret
+from spfguard.provider.base import Provider, ProviderError, resolve_settings
+from spfguard.tables import nearest
 
 GROUP = "spfguard.providers"
 # provider name -> the distribution that provides it (certbot-style plugins)
@@ -51,24 +51,11 @@ def provider_class(name: str) -> type[Provider]:
         raise ProviderError(f"provider {name!r} is installed but cannot be imported: {err}") from None
 
 
-def load_provider(name: str, settings: Mapping[str, Any] | None = None) -> Provider:
-    return provider_class(name)(settings or {})
-
-
-def resolve_settings(cls: type[Provider], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A provider's settings with unknown keys refused, defaults from the environment filled in
-    (``env_defaults``), and every secret reference (``env:VAR``, ``file:PATH``, or a literal) resolved into a
-    :class:`Secret` — the one place secrets are read, so no provider does it itself."""
-    cls.check_settings(settings)
-    resolved = dict(settings)
-    for key, variable in cls.env_defaults.items():
-        if resolved.get(key) in (None, "") and os.environ.get(variable):
-            resolved[key] = f"env:{variable}" if key in cls.secret_keys else os.environ[variable]
-    for key in cls.secret_keys:
-        value = resolved.get(key)
-        if value is not None and not isinstance(value, Secret):
-            resolved[key] = Secret(resolve_secret(value, f"providers.{cls.name}.{key}"))
-    return resolved
+def load_provider(name: str, settings: Mapping[str, Any] | None = None, base: Path | None = None) -> Provider:
+    """The provider ``name``, built from its ``[providers.NAME]`` settings, resolved first (secrets, environment
+    defaults, paths from ``base``)."""
+    cls = provider_class(name)
+    return cls(resolve_settings(cls, settings or {}, base))
 
 
 def check_settings(name: str, settings: Mapping[str, Any]) -> None:

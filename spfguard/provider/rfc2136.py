@@ -46,6 +46,7 @@ class Rfc2136Provider(Provider):
     secret_keys = ("tsig",)
     env_defaults = {"server": "SPFGUARD_RFC2136_SERVER", "tsig": "SPFGUARD_RFC2136_TSIG",
                     "tsig_file": "SPFGUARD_RFC2136_TSIG_FILE"}
+    path_keys = ("tsig_file",)
     guarantee = "atomic compare-and-set"
     credentials = "TSIG key: tsig_file (a BIND/Knot key file) or tsig = \"env:VAR\"; SPFGUARD_RFC2136_TSIG"
 

@@ -49,6 +49,7 @@ class ZoneFileProvider(Provider):
     name = "zonefile"
     settings_keys = ("path", "ttl")
     env_defaults = {"path": "SPFGUARD_ZONEFILE"}
+    path_keys = ("path",)
     guarantee = "atomic compare-and-set"
     credentials = "none (file permissions)"
 

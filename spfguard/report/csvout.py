@@ -8,8 +8,8 @@ import io
 
 from spfguard.audit import Report
 from spfguard.report import Renderer
-from spfguard.report.escape import safe
 from spfguard.report.text import worst
+from spfguard.textsafe import safe
 
 COLUMNS = ["domain", "record", "lookups", "void_lookups", "void_lookups_ipv6", "verdict", "worst_severity",
            "findings", "parked"]

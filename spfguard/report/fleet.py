@@ -9,25 +9,24 @@ from collections import Counter
 from html import escape
 
 from spfguard.findings import severity_rank
-from spfguard.monitor.store import Store
-from spfguard.report.escape import safe
+from spfguard.monitor.snapshot import Snapshot
+from spfguard.monitor.status import Fleet
+from spfguard.report import Renderer
 from spfguard.report.html import render_page
 from spfguard.rules import PERMERROR_CODES
 from spfguard.spf.limits import LOOKUP_LIMIT, VOID_LIMIT
+from spfguard.textsafe import safe
 
-HISTORY_DAYS = 90
 
-
-def snapshot_verdict(snapshot: dict) -> str:
+def snapshot_verdict(snapshot: Snapshot) -> str:
     """Stored with each snapshot since format 2; worked out again for older ones."""
-    if snapshot.get("verdict"):
-        return snapshot["verdict"]
-    codes = {f.split(":", 1)[1] for f in snapshot.get("findings", []) if f.startswith("error:")}
-    if codes & PERMERROR_CODES:
+    if snapshot.verdict:
+        return snapshot.verdict
+    if snapshot.codes("error") & PERMERROR_CODES:
         return "permerror"
-    if snapshot.get("void_lookups_ipv6", 0) > VOID_LIMIT:
+    if snapshot.void_lookups_ipv6 > VOID_LIMIT:
         return "permerror for IPv6 senders"
-    return "could not check" if snapshot.get("incomplete") else "valid"
+    return "could not check" if snapshot.incomplete else "valid"
 
 
 def turning_points(points: list[tuple[float, int | None, bool]]) -> list[tuple[float, int | None, bool]]:
@@ -85,24 +84,26 @@ def timeline_svg(points: list[tuple[float, int | None, bool]], events: list[tupl
     return "".join(parts)
 
 
-def fleet_page(store: Store, tenant: str | None = None) -> str:
-    since = time.time() - HISTORY_DAYS * 86400
-    latest = store.latest(tenant)
-    timelines = store.timelines(since)
-    events: dict[str, list] = {}
-    for event in store.events_since(since, tenant):
-        events.setdefault(event.domain, []).append((event.at, event.code, event.message))
-    rows, codes = [], Counter()
-    for domain, domain_tenant, snapshot in latest:
-        findings = [f.split(":", 1) for f in snapshot.get("findings", [])]
-        worst = max((s for s, _ in findings), key=severity_rank, default="")
-        found = sorted({c for _, c in findings})
+class FleetHtml(Renderer):
+    """``monitor report``: the fleet as one self-contained page."""
+
+    def render(self, result: Fleet) -> str:
+        return fleet_page(result)
+
+
+def fleet_page(fleet: Fleet) -> str:
+    rows: list[dict] = []
+    codes: Counter[str] = Counter()
+    for domain, domain_tenant, snapshot in fleet.latest:
+        worst = max((f.severity for f in snapshot.findings), key=severity_rank, default="")
+        found = sorted(snapshot.codes())
         codes.update(found)
         rows.append({"domain": domain, "tenant": domain_tenant or "", "verdict": snapshot_verdict(snapshot),
                      "severity": worst, "rank": severity_rank(worst) if worst else -1,
-                     "lookups": snapshot.get("lookups", 0), "voids4": snapshot.get("void_lookups", 0),
-                     "voids6": snapshot.get("void_lookups_ipv6", 0), "codes": found,
-                     "timeline": timeline_svg(timelines.get(domain, []), events.get(domain, []))})
+                     "lookups": snapshot.lookups, "voids4": snapshot.void_lookups,
+                     "voids6": snapshot.void_lookups_ipv6, "codes": found,
+                     "timeline": timeline_svg(fleet.timelines.get(domain, []), fleet.events.get(domain, []))})
+    tenant = fleet.tenant
     title = f"SPF fleet report{f': {tenant}' if tenant else ''}"
     return render_page("fleet.html.j2", title, f"{len(rows)} domains, from the monitor's store", rows=rows,
                        tenant=tenant, tenants=sorted({r["tenant"] for r in rows}),

@@ -17,9 +17,9 @@ from spfguard import __version__
 from spfguard.audit import Report
 from spfguard.findings import SEVERITIES, severity_rank
 from spfguard.report import Options, Renderer
-from spfguard.report.escape import safe
 from spfguard.report.tree import over_limit_term
 from spfguard.spf.limits import LOOKUP_LIMIT
+from spfguard.textsafe import safe
 from spfguard.tree import Node
 from spfguard.vendors.catalogue import load_catalogue
 
@@ -39,6 +39,7 @@ def render_page(template: str, title: str, subtitle: str, **context) -> str:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("spfguard.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env.globals["lookup_limit"] = LOOKUP_LIMIT
     style, script = _asset("report.css"), _asset("report.js")
     return env.get_template(template).render(
         title=safe(title), subtitle=safe(subtitle), style=style, script=script, style_hash=_hash(style),
@@ -157,6 +158,13 @@ class HtmlRenderer(Renderer):
         title = f"SPF report: {names[0]}" if len(names) == 1 else f"SPF report: {len(names)} domains"
         subtitle = "SPF, DMARC and MX as receivers see them"
         return render_page("check.html.j2", title, subtitle, domains=self.views)
+
+
+class PlanHtml(Renderer):
+    """``fix --format html``: the current record, its tree and the proposed change as one page."""
+
+    def render(self, result) -> str:
+        return plan_page(result.current, result.plan, self.options.expect)
 
 
 def plan_page(report: Report, plan, expect=()) -> str:

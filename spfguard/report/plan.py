@@ -1,15 +1,61 @@
-"""A plan as text: the actions, what remains, the diff, the intended differences and the proof."""
+"""Renderers of ``fix`` and ``rollback``: a plan as text (the actions, what remains, the diff, the intended
+differences and the proof) or JSON (the plan file's own form), what an apply did, what a rollback would change."""
 
 from __future__ import annotations
 
-from spfguard.fix.plan import Plan
-from spfguard.report.escape import safe_lines
+import json
+
+from spfguard.fix.apply import Applied
+from spfguard.fix.plan import Plan, Proposal
+from spfguard.report import Renderer
+from spfguard.spf.limits import LOOKUP_LIMIT
+from spfguard.textsafe import safe, safe_lines
+
+
+class PlanText(Renderer):
+    def render(self, result: Proposal) -> str:
+        return plan_text(result.plan, dry_run=self.options.dry_run) + "\n"
+
+
+class PlanJson(Renderer):
+    def render(self, result: Proposal) -> str:
+        return json.dumps(result.plan.to_json(), indent=2) + "\n"
+
+
+class AppliedText(Renderer):
+    """After the steps (printed as they happened): where the change was verified, and any error found there."""
+
+    def render(self, result: Applied) -> str:
+        report = result.report
+        lines = [f"verified at {result.verified_at}: {report.lookups}/{LOOKUP_LIMIT} lookups, verdict {report.verdict}"]
+        lines += [f"  error {f.code}: {safe(f.message)}" for f in result.errors]
+        return "\n".join(lines) + "\n"
+
+
+class RollbackText(Renderer):
+    """What a rollback changes against what is published now (names already restored are left out)."""
+
+    def render(self, result) -> str:
+        plan = result.plan
+        if plan.empty:
+            return f"{result.backup.domain}: already restored — the published values are the backup's\n"
+        if result.applied is not None:
+            lines = [f"restored {len(plan.changes)} name(s); verified at {result.applied.verified_at}"]
+            return "\n".join(lines) + "\n"
+        lines = []
+        for change in plan.changes:
+            lines.append(f"{change.name}:")
+            lines += [f'  - TXT "{safe(v)}"' for v in change.before if v not in change.after]
+            lines += [f'  {"+" if v not in change.before else " "} TXT "{safe(v)}"' for v in change.after]
+        if not result.moved:
+            lines.append("dry run: nothing is written; add --apply to restore")
+        return "\n".join(lines) + "\n"
 
 
 def plan_text(plan: Plan, *, dry_run: bool) -> str:
     if plan.empty and not plan.problems:
         return f"{plan.domain}: nothing to change — the published record set is already what spfguard proposes " \
-               f"({plan.lookups_before}/10 lookups)."
+               f"({plan.lookups_before}/{LOOKUP_LIMIT} lookups)."
     if plan.empty:
         lines = [f"{plan.domain}: no automatic change — but the record has problems spfguard does not change on its "
                  "own:"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shlex
 
 from tabulate import tabulate
 
-from spfguard.report.escape import safe
+from spfguard.report import Renderer
 from spfguard.senders.analysis import Senders, Source
+from spfguard.textsafe import safe
 
 STATUS_TEXT = {"authorised": "authorised", "unauthorised": "NOT AUTHORISED", "unused": "unused"}
 
@@ -30,12 +30,6 @@ def _ptr(source: Source) -> str:
 def _result(source: Source) -> str:
     result = source.result
     return result if isinstance(result, str) else ", ".join(f"{k} ×{v}" for k, v in result.items())
-
-
-def suggestion(senders: Senders, dns_args: list[str]) -> tuple[str, str]:
-    """The --expect list, and the fix command that adds what is missing (with the same DNS source)."""
-    expect = ",".join(senders.suggested_expect())
-    return expect, shlex.join(["spfguard", "fix", senders.domain, "--expect", expect, *dns_args])
 
 
 def render_text(senders: Senders, suggest: tuple[str, str] | None = None) -> str:
@@ -130,3 +124,23 @@ def render_html(senders: Senders, suggest: tuple[str, str] | None = None) -> str
     return render_page("senders.html.j2", f"Who sends as {senders.domain}",
                        f"{period['messages']:,} messages in {period['reports']} DMARC aggregate report(s), "
                        f"{period['begin']} – {period['end']}", s=view)
+
+
+class SendersText(Renderer):
+    def render(self, result) -> str:
+        return render_text(result.senders, result.suggest)
+
+
+class SendersJson(Renderer):
+    def render(self, result) -> str:
+        return render_json(result.senders, result.suggest)
+
+
+class SendersCsv(Renderer):
+    def render(self, result) -> str:
+        return render_csv(result.senders)
+
+
+class SendersHtml(Renderer):
+    def render(self, result) -> str:
+        return render_html(result.senders, result.suggest)

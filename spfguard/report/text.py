@@ -7,9 +7,9 @@ from tabulate import tabulate
 from spfguard.audit import Report
 from spfguard.findings import SEVERITIES, severity_rank
 from spfguard.report import Renderer
-from spfguard.report.escape import safe
 from spfguard.spf.limits import LOOKUP_LIMIT, VOID_LIMIT
 from spfguard.spf.terms import Mechanism
+from spfguard.textsafe import safe
 from spfguard.tree import Node
 
 _COLORS = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}

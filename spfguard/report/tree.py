@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from spfguard.audit import Report
 from spfguard.report import Renderer
-from spfguard.report.escape import safe
 from spfguard.report.text import findings_table, headline, voids
 from spfguard.spf.limits import LOOKUP_LIMIT
+from spfguard.textsafe import safe
 from spfguard.tree import Node, TermInfo
 
 

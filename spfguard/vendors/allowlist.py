@@ -1,8 +1,6 @@
-"""Allow-list exports of Exchange Online's outbound ranges, in the form each console takes, and their diff.
-
-* Mimecast: the policy field "Source IP Ranges (n.n.n.n/x)" takes IPv4 CIDRs, one per entry.
-* Google Workspace: the inbound-gateway and IP-allowlist settings take IPv4 and IPv6 addresses or ranges.
-"""
+"""Allow-list exports of Exchange Online's outbound ranges, in the form each console takes (the catalogue's
+``[allowlists]``: Mimecast's "Source IP Ranges (n.n.n.n/x)" takes IPv4 CIDRs; Google Workspace's inbound-gateway
+and IP-allowlist settings take IPv4 and IPv6), and their diff."""
 
 from __future__ import annotations
 
@@ -12,26 +10,27 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from spfguard.vendors.catalogue import Allowlist, load_catalogue
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-TARGETS = {
-    "mimecast": {"families": (4,), "header": ("Source IP Range", "Comment")},
-    "google-workspace": {"families": (4, 6), "header": ("IP address or range", "Description")},
-}
+
+def target(name: str) -> Allowlist:
+    return load_catalogue().allowlists[name]
 
 
-def for_target(target: str, networks: list[Network]) -> list[Network]:
-    families = TARGETS[target]["families"]
+def for_target(name: str, networks: list[Network]) -> list[Network]:
+    families = target(name).families
     return [n for n in networks if n.version in families]
 
 
-def render(target: str, networks: list[Network], fmt: str, comment: str) -> str:
-    nets = for_target(target, networks)
+def render(name: str, networks: list[Network], fmt: str, comment: str) -> str:
+    nets = for_target(name, networks)
     if fmt == "text":
         return "".join(f"{n}\n" for n in nets)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(TARGETS[target]["header"])
+    writer.writerow(target(name).header)
     writer.writerows((str(n), comment) for n in nets)
     return out.getvalue()
 

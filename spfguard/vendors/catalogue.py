@@ -23,10 +23,24 @@ class Platform:
     mx: tuple[str, ...] = ()  # patterns of its inbound mail hosts
     ptr: tuple[str, ...] = ()  # patterns of its outbound servers' reverse-DNS names
     source: str = ""  # where the platform documents its include
+    role: str | None = None  # "exchange-online": the platform whose outbound connector spfguard plans
+    allowlist: str | None = None  # the [allowlists] form its console takes Exchange Online's ranges in
+    endpoints_name: str = ""  # what its endpoint data is called ("Microsoft 365 endpoint data")
 
     @property
     def includes(self) -> tuple[str, ...]:
         return (self.include, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """The form a receiving platform's console takes an allow-list in."""
+
+    name: str
+    display: str
+    families: tuple[int, ...]
+    header: tuple[str, str]
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,18 @@ class RetiredRange:
 class Catalogue:
     platforms: dict[str, Platform] = field(default_factory=dict)
     retired: tuple[RetiredRange, ...] = ()
+    allowlists: dict[str, Allowlist] = field(default_factory=dict)
+
+    def with_role(self, role: str) -> Platform:
+        """The platform that plays ``role`` (e.g. "exchange-online")."""
+        found = next((p for p in self.platforms.values() if p.role == role), None)
+        if found is None:
+            raise KeyError(f"no platform of the catalogue has the role {role!r}")
+        return found
+
+    def endpoints_platform(self) -> Platform | None:
+        """The platform whose ranges come from an endpoint web service (Microsoft 365)."""
+        return next((p for p in self.platforms.values() if p.endpoints), None)
 
     def get(self, name: str) -> Platform:
         try:
@@ -72,12 +98,15 @@ def load_catalogue() -> Catalogue:
     platforms = {
         name: Platform(name, spec["display"], spec["include"], spec.get("owner", ""), tuple(spec.get("aliases", ())),
                        spec.get("endpoints"), tuple(spec.get("mx", ())), tuple(spec.get("ptr", ())),
-                       spec.get("source", ""))
+                       spec.get("source", ""), spec.get("role"), spec.get("allowlist"),
+                       spec.get("endpoints_name", ""))
         for name, spec in data["platforms"].items()
     }
+    allowlists = {name: Allowlist(name, spec["display"], tuple(spec["families"]), tuple(spec["header"]),
+                                  spec.get("note", "")) for name, spec in data.get("allowlists", {}).items()}
     retired = []
     for line in package.joinpath("retired.tsv").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             network, platform, when, what = line.split("\t")
             retired.append(RetiredRange(ipaddress.ip_network(network), platform, when, what))
-    return Catalogue(platforms, tuple(retired))
+    return Catalogue(platforms, tuple(retired), allowlists)

@@ -31,11 +31,11 @@ def fill(path: Path, count: int, runs: int = 6, start: float | None = None) -> S
         for n in range(count):
             sample = copy.deepcopy(samples[(n + (run if n % 7 == 0 else 0)) % len(samples)])
             domain = f"client{n:04d}.example"
-            sample["domain"] = domain
+            sample.domain = domain
             tenant = TENANTS[n % len(TENANTS)] or None
             events, updates = [], []
-            if sample["lookups"] > 10:
-                events.append(Event(domain, "lookups-over-limit", "", f"{domain} needs {sample['lookups']} lookups",
+            if sample.lookups > 10:
+                events.append(Event(domain, "lookups-over-limit", "", f"{domain} needs {sample.lookups} lookups",
                                     tenant=tenant))
                 updates.append(ProblemUpdate("lookups-over-limit", "", "over", start, start))
             store.record_domain(run_id, domain, tenant, sample, updates, events if run else [], [])

@@ -25,10 +25,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import first_line
-from spfguard.net import DeadlineExceeded, call_with_deadline
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
-from spfguard.provider.txt import zone_for
+from spfguard.provider import (
+    Change,
+    ConflictError,
+    DeadlineExceeded,
+    Provider,
+    ProviderError,
+    call_with_deadline,
+    first_line,
+    same_values,
+    zone_for,
+)
 
 _GROUP = re.compile(r"/resourceGroups/([^/]+)/", re.I)
 HINTS = {

@@ -20,9 +20,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.net import DeadlineExceeded, call_with_deadline
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
-from spfguard.provider.txt import unquote
+from spfguard.provider import (
+    Change,
+    ConflictError,
+    DeadlineExceeded,
+    Provider,
+    ProviderError,
+    call_with_deadline,
+    same_values,
+    unquote,
+)
 
 HINTS = {
     401: "the API token is invalid or expired (CLOUDFLARE_API_TOKEN)",

@@ -21,10 +21,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError, first_line
-from spfguard.net import DeadlineExceeded, call_with_deadline
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
-from spfguard.provider.txt import quote, unquote, zone_for
+from spfguard.provider import (
+    Change,
+    ConflictError,
+    DeadlineExceeded,
+    IncompleteError,
+    Provider,
+    ProviderError,
+    call_with_deadline,
+    first_line,
+    quote,
+    same_values,
+    unquote,
+    zone_for,
+)
 
 HINTS = {
     401: "the Application Default Credentials were refused",

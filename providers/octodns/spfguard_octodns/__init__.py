@@ -26,9 +26,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import first_line
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
-from spfguard.provider.txt import zone_for
+from spfguard.provider import Change, ConflictError, Provider, ProviderError, first_line, same_values, zone_for
 
 
 def _raw(value: Any) -> str:
@@ -43,6 +41,7 @@ def _internal(value: str) -> str:
 class OctoDnsProvider(Provider):
     name = "octodns"
     settings_keys = ("config", "target", "zone", "ttl")
+    path_keys = ("config",)
     guarantee = "best-effort (read-compare before and after)"
     credentials = "the octoDNS target's own, as its configuration reads them (env/VAR in the octoDNS config)"
 

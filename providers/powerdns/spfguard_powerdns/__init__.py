@@ -21,10 +21,19 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.hostport import format_host_port, parse_host_port
-from spfguard.net import http_request
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
-from spfguard.provider.txt import quote, unquote, zone_for
+from spfguard.provider import (
+    Change,
+    ConflictError,
+    Provider,
+    ProviderError,
+    format_host_port,
+    http_request,
+    parse_host_port,
+    quote,
+    same_values,
+    unquote,
+    zone_for,
+)
 
 HINTS = {
     401: "the API key was refused (PDNS_API_KEY, or api_key in [providers.powerdns])",

@@ -19,9 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.errors import IncompleteError
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
-from spfguard.provider.txt import quote, unquote, zone_for
+from spfguard.provider import (
+    Change,
+    ConflictError,
+    IncompleteError,
+    Provider,
+    ProviderError,
+    quote,
+    same_values,
+    unquote,
+    zone_for,
+)
 
 DEFAULT_TTL = 300
 

@@ -6,21 +6,23 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from spfguard.errors import UserError
-from spfguard.report import use_color
+from spfguard.textsafe import use_color
 
 
 class Output:
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, option: str = "--output"):
         self.path = path
+        self.option = option
         self._tmp: Path | None = None
-        self._fh = None
+        self._fh: TextIO | None = None
         if path is not None:
             if path.is_dir():
-                raise UserError(f"--output {path}: is a directory; give a file name")
+                raise UserError(f"{option} {path}: is a directory; give a file name")
             if not path.parent.exists():
-                raise UserError(f"--output {path}: the folder {path.parent} does not exist")
+                raise UserError(f"{option} {path}: the folder {path.parent} does not exist")
 
     @property
     def color(self) -> bool:
@@ -32,7 +34,7 @@ class Output:
             try:
                 self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
             except OSError as err:
-                raise UserError(f"--output {self.path}: {err.strerror}") from None
+                raise UserError(f"{self.option} {self.path}: {err.strerror}") from None
         return self
 
     def write(self, text: str) -> None:
@@ -45,7 +47,7 @@ class Output:
             sys.stdout.flush()
 
     def __exit__(self, kind, value, tb) -> None:
-        if self._fh is None:
+        if self._fh is None or self._tmp is None or self.path is None:
             return
         self._fh.close()
         if kind is None:

@@ -4,7 +4,10 @@ values; every text output goes through :func:`safe`."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from typing import TextIO
 
 # C0 controls, DEL and C1 controls; in a one-line field newline and tab are escaped too
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -25,3 +28,9 @@ def safe(text: object) -> str:
 def safe_lines(text: object) -> str:
     """Several lines: newlines kept, every other control character visible."""
     return _CONTROL_KEEP_LINES.sub(_escape, str(text))
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    stream = stream or sys.stdout
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"

@@ -27,7 +27,7 @@ async def read_txt_values(dns: DnsClient, name: str) -> list[str]:
     return [decode(join_strings(rr)) for rr in answer.records]
 
 
-class Snapshot:
+class ReadSet:
     def __init__(self, dns: DnsClient, read: ReadValues | None = None):
         self.dns = dns
         self._read = read or (lambda name: read_txt_values(dns, name))

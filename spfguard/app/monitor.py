@@ -1,0 +1,183 @@
+"""The monitor's use cases: one run (check, auto-fix, notify, retention), status, history, the fleet page's data
+and the digests — each from the :class:`~spfguard.config.Config` and the store it names."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spfguard.app.dns import DnsOptions, open_dns
+from spfguard.config import Config
+from spfguard.dns.base import DnsClient
+from spfguard.errors import SpfguardError, UserError
+from spfguard.monitor.digest import Digest, build_digests, send_digests
+from spfguard.monitor.location import StateLocation, state_location
+from spfguard.monitor.run import RunResult, run_monitor, shard_label
+from spfguard.monitor.settings import DomainSettings, MonitorSettings
+from spfguard.monitor.status import DomainHistory, Fleet, FleetStatus, domain_history, fleet, fleet_status
+from spfguard.monitor.store import Store, open_store
+from spfguard.textsafe import safe
+
+log = logging.getLogger(__name__)
+
+
+def settings_for(config: Config, state: str | None = None) -> MonitorSettings:
+    """``[monitor]`` of the config, with ``--state`` (from the current folder) in place of its ``state``."""
+    settings = config.require_monitor()
+    if state is not None:
+        settings.state = state_location(state, Path.cwd())
+    return settings
+
+
+def location_for(config: Config, state: str | None) -> StateLocation:
+    """The store a read-only command reads: ``--state``, else the config's ``[monitor] state``, else the
+    default."""
+    if state is not None:
+        return state_location(state, Path.cwd())
+    return config.state
+
+
+def _open_existing(location: StateLocation) -> Store:
+    if not location.exists():
+        raise UserError(f"no state store at {location}: has the monitor run yet? (--state FILE or --config FILE)")
+    return open_store(location)
+
+
+@dataclass
+class RunOptions:
+    shard: tuple[int, int] = (0, 1)
+    auto_fix: bool = False
+    dns: DnsOptions = field(default_factory=DnsOptions)
+    metrics_file: Path | None = None
+    backup_dir: Path | None = None
+
+
+def _ms_version(settings: MonitorSettings, offline: bool, warnings: list[str]) -> str | None:
+    from spfguard.vendors.msendpoints import EndpointsClient, EndpointsError
+
+    client = EndpointsClient()
+    version = None
+    if settings.update_endpoints and not offline:
+        try:
+            version = client.update()[0].version
+        except EndpointsError as err:
+            warnings.append(str(err))
+    if version is None:
+        version = client.load(offline=offline).version
+    warnings.extend(client.warnings)
+    return version
+
+
+def auto_fixer(config: Config, dns: DnsClient, store: Store, backup_dir: Path, warnings: list[str]):
+    """``--auto-fix``: re-flatten a domain whose only drift is a vendor's, through the one apply flow (compare,
+    backup, write, provenance in this store, wait, verify)."""
+    from spfguard.app.fix import open_provider
+    from spfguard.fix.apply import apply_plan
+    from spfguard.fix.planner import FixOptions, plan_fix
+
+    def record(domain: str, sources: dict[str, list[str]]) -> str:
+        store.record_flattened(domain, sources)
+        return store.location
+
+    async def fix(domain: DomainSettings, moved: dict[str, list[str]]) -> str | None:
+        """``moved``: flattened includes whose ranges changed (include -> the ranges flattened earlier): those are
+        flattened again; else (an expected platform under a flattened record) everything is."""
+        if domain.provider is None:
+            return None
+        try:
+            provider = open_provider(domain.provider, config)
+            options = FixOptions(domain.expect, "auto", reflatten=moved) if moved else \
+                FixOptions(domain.expect, "always")
+            plan = await plan_fix(domain.name, dns, options, lambda name: asyncio.to_thread(provider.read_txt, name))
+            if plan.empty or not plan.proven:
+                return None
+            applied = await apply_plan(plan, provider, dns, backup_dir=backup_dir, expect=domain.expect,
+                                       provenance=record)
+        except SpfguardError as err:
+            warnings.append(f"auto-fix of {domain.name} not done: {safe(err)}")
+            return None
+        names = ", ".join(applied.written)
+        errors = f"; verification found {', '.join(f.code for f in applied.errors)}" if applied.errors else ""
+        return (f"re-flattened through {domain.provider}: wrote {names} (backup {applied.backup}); verified at "
+                f"{applied.verified_at}{errors}")
+
+    return fix
+
+
+@dataclass
+class Run:
+    result: RunResult
+    warnings: list[str] = field(default_factory=list)
+
+
+def run(config: Config, settings: MonitorSettings, options: RunOptions) -> Run:
+    """One run of the shard: checks, auto-fixes, notifies, prunes; the metrics file written after it."""
+    from spfguard.fix.apply import default_backup_dir
+
+    dns = open_dns(options.dns)
+    warnings: list[str] = []
+    store = open_store(settings.state)
+    try:
+        with store.lock(shard_label(options.shard)):
+            ms_version = _ms_version(settings, options.dns.offline, warnings)
+            fixer = auto_fixer(config, dns, store, options.backup_dir or default_backup_dir(), warnings) \
+                if options.auto_fix else None
+            result = asyncio.run(run_monitor(settings, dns, store, shard=options.shard, ms_version=ms_version,
+                                             auto_fix=fixer))
+            if options.metrics_file is not None:
+                _metrics(options.metrics_file, shard_label(options.shard), result, dns, store)
+    finally:
+        store.close()
+    return Run(result, warnings)
+
+
+def _metrics(path: Path, label: str, result: RunResult, dns: DnsClient, store: Store) -> None:
+    from spfguard.monitor.ops import write_metrics
+
+    write_metrics(path, label, {
+        "checked": result.checked, "failing": len(result.incomplete), "problems": dict(result.problem_codes),
+        "duration": result.duration, "queries": getattr(dns, "sent", len(getattr(dns, "queries", ()))),
+        "timeouts": getattr(dns, "timeouts", 0), "pending": sum(store.pending_count().values()),
+        "finished": time.time()})
+
+
+def status(location: StateLocation) -> FleetStatus:
+    store = _open_existing(location)
+    try:
+        return fleet_status(store)
+    finally:
+        store.close()
+
+
+def history(location: StateLocation, domain: str, limit: int = 50) -> DomainHistory:
+    store = _open_existing(location)
+    try:
+        return domain_history(store, domain, limit)
+    finally:
+        store.close()
+
+
+def fleet_report(location: StateLocation, tenant: str | None = None) -> Fleet:
+    store = _open_existing(location)
+    try:
+        return fleet(store, tenant)
+    finally:
+        store.close()
+
+
+@dataclass
+class Digests:
+    digests: list[Digest]
+    errors: list[str] = field(default_factory=list)
+
+
+def digests(settings: MonitorSettings, since: float, period: str, *, send: bool) -> Digests:
+    store = _open_existing(settings.state)
+    try:
+        built = build_digests(store, settings, time.time() - since, period)
+    finally:
+        store.close()
+    return Digests(built, send_digests(built, settings.alerts) if send else [])

@@ -1,0 +1,48 @@
+"""Where the monitor's state lives: a SQLite file or a PostgreSQL URL. Interpreted here and nowhere else — the
+config's ``[monitor] state`` (relative to the config file's folder), ``--state`` (relative to the current folder)
+and the default all pass through :func:`state_location`, so ``fix --apply`` records provenance in the very store
+the monitor reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from spfguard.tables import resolve_path, xdg_state_home
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    path: Path | None = None  # a SQLite file
+    url: str | None = None  # postgresql://… (may hold a password: never shown whole)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
+
+    def exists(self) -> bool:
+        """A PostgreSQL store is assumed to exist (connecting tells); a SQLite one exists when its file does."""
+        return self.is_postgres or (self.path is not None and self.path.exists())
+
+    def __str__(self) -> str:
+        if self.url is not None:
+            from spfguard.redact import safe_url
+
+            return safe_url(self.url)
+        return str(self.path)
+
+
+def state_location(text: str | None, base: Path | None) -> StateLocation:
+    """``text`` as written in a config (``base``: its folder) or on the command line (``base``: the current
+    folder); None: the default store, ``$XDG_STATE_HOME/spfguard/monitor.sqlite``."""
+    if text is None:
+        return default_state()
+    if text.startswith(POSTGRES_SCHEMES):
+        return StateLocation(url=text)
+    return StateLocation(path=resolve_path(text, base))
+
+
+def default_state() -> StateLocation:
+    return StateLocation(path=xdg_state_home() / "monitor.sqlite")

@@ -1,0 +1,20 @@
+"""Renderer of ``inventory``: the fleet CSV the monitor reads (``domains_file``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from spfguard.report import Renderer
+
+COLUMNS = ["domain", "tenant", "expect", "provider", "tags"]
+
+
+class InventoryCsv(Renderer):
+    def render(self, result) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows([e.name, e.tenant or "", ";".join(e.expect), e.provider or result.provider, ";".join(e.tags)]
+                         for e in result.entries)
+        return buffer.getvalue()
