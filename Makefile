@@ -32,8 +32,11 @@ test: $(VENV)/.installed-test
 conformance: $(VENV)/.installed-core
 	$(BIN)/python -m spfguard.conformance fixtures/conformance/rfc7208-tests.yml fixtures/conformance/rfc4408-tests.yml
 
+PLUGINS := $(filter-out %.egg-info,$(wildcard providers/*/spfguard_*))
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check spfguard tests bench $(wildcard providers)
+	$(BIN)/mypy spfguard $(PLUGINS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py

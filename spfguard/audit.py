@@ -16,7 +16,7 @@ from spfguard.policy import decide
 from spfguard.rules import PERMERROR_CODES, dmarc_findings, parked_findings, tree_findings
 from spfguard.spf.evaluator import SpfResult, check_host_async
 from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT
-from spfguard.tree import Node, walk
+from spfguard.tree import Node, walk_tree
 from spfguard.vendors.coverage import (
     Coverage,
     RangeInfo,
@@ -87,7 +87,7 @@ async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lo
     many domains resolve the platforms' sender sets once and pass them as ``senders``. ``parked``: the domain
     sends and receives no mail, and its lockdown is checked."""
     domain = domain.rstrip(".").lower()
-    tree_task = walk(domain, dns)
+    tree_task = walk_tree(domain, dns)
     dmarc_task = summarise_dmarc(domain, dns) if dmarc else _given(None)
     mx_task = dns.query(domain, "MX") if dmarc else _given(None)
     senders_task = _given(senders) if senders is not None else sender_sets(list(expect), dns)

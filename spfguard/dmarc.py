@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
+from typing import cast
 
 import dns.message
 import dns.name
@@ -130,7 +131,8 @@ class _BridgeResolver(dns.resolver.Resolver):
                                     create=True)
         for text in _rdata_texts(rdtype, result.records):
             rrset.add(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text), 300)
-        return dns.resolver.Answer(qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN, response)
+        return dns.resolver.Answer(qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN,
+                                   cast(dns.message.QueryMessage, response))
 
     query = resolve
 

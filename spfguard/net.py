@@ -84,11 +84,12 @@ def http_request(url: str, *, data: bytes | None = None, headers: dict[str, str]
     (DeadlineExceeded included)."""
     parts = urllib.parse.urlsplit(url)
     per_read = timeout + 1  # the total deadline below decides; a single read never outlasts it
+    conn: http.client.HTTPConnection
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=per_read,
+        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=per_read,
                                            context=context or ssl.create_default_context())
     else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=per_read)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=per_read)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

@@ -109,11 +109,11 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
             continue
         if mech.kind in ("ip4", "ip6") and mech.kind != f"ip{version}":
             continue
-        matched = _term_set(node, mech, info, version)
-        if matched is None:
+        found = _term_set(node, mech, info, version)
+        if found is None:
             decision.mark_conditional(remaining)
             continue
-        matched = matched & remaining
+        matched = found & remaining
         decision.add(mech.result, matched)
         remaining = remaining - matched
     redirect = node.parsed.effective_redirect

@@ -106,7 +106,7 @@ def _node_status_findings(node: Node, where: str, *, is_root: bool) -> list[Find
     if node.status == "syntax-error":
         return [Finding("syntax-error", "error", f"{node.name}: {node.error}", where)]
     if node.status == "loop":
-        return [Finding("loop", "error", node.error, where)]
+        return [Finding("loop", "error", node.error or f"{node.name} includes itself", where)]
     if node.status == "truncated":
         return [Finding("too-many-lookups", "error", f"{node.name}: {node.error}", where)]
     # no-record / invalid

@@ -161,6 +161,8 @@ class _Walk:
         return node
 
     async def expand(self, node: Node, ancestors: tuple[str, ...]) -> None:
+        if node.parsed is None:
+            return
         terms = node.parsed.lookup_terms
         node.terms = [TermInfo(t.render(), ref=t) for t in terms]
         jobs = []
@@ -248,7 +250,7 @@ def _number(node: Node, start: int = 0) -> int:
     return count
 
 
-async def walk(domain: str, dns: DnsClient) -> Node:
+async def walk_tree(domain: str, dns: DnsClient) -> Node:
     """Walk the SPF tree of ``domain`` (see the module docstring)."""
     root = await _Walk(dns).node(domain.rstrip("."), None, ())
     _number(root)

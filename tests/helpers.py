@@ -7,7 +7,7 @@ import asyncio
 from spfguard.audit import audit
 from spfguard.dns.memory import MemoryDns
 from spfguard.spf import check_host
-from spfguard.tree import walk
+from spfguard.tree import walk_tree
 
 
 def zone(**names) -> MemoryDns:
@@ -23,7 +23,7 @@ def zone(**names) -> MemoryDns:
 
 
 def run_walk(domain, dns):
-    return asyncio.run(walk(domain, dns))
+    return asyncio.run(walk_tree(domain, dns))
 
 
 def run_audit(domain, dns, **kwargs):

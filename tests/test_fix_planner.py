@@ -12,7 +12,7 @@ from spfguard.fix.proof import prove
 from spfguard.ipset import IPSet
 from spfguard.policy import decide
 from spfguard.spf import check_host, parse_record
-from spfguard.tree import walk
+from spfguard.tree import walk_tree
 from tests.helpers import zone
 
 
@@ -139,7 +139,7 @@ def test_the_proof_catches_a_changed_verdict():
     proposal = OverlayDns(dns, {"example.com": ["v=spf1 -ip4:192.0.2.128/25 ip4:192.0.2.0/24 -all"]})
 
     async def run():
-        old, new = await walk("example.com", dns), await walk("example.com", proposal)
+        old, new = await walk_tree("example.com", dns), await walk_tree("example.com", proposal)
         return await prove("example.com", dns, proposal, decide(old), decide(new), {}, [])
 
     proof = asyncio.run(run())

@@ -22,7 +22,7 @@ from spfguard.dns.zonefile import ZoneFileDns
 from spfguard.errors import UserError
 from spfguard.ipset import IPSet
 from spfguard.senders.analysis import Attributor, classify, included_platforms
-from spfguard.senders.reports import Report, Row, read_reports
+from spfguard.senders.reports import AggregateReport, Row, read_reports
 from spfguard.spf.evaluator import check_host_async
 from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import SenderSet
@@ -58,8 +58,8 @@ def test_included_platforms_one_per_include_and_aliases_count():
     assert included_platforms(names, catalogue) == ["google-workspace", "mimecast-eu", "brevo"]
 
 
-def _report(org: str, rows, domain="aacn.org") -> Report:
-    return Report(org, org + "-1", domain, "2026-11-16 00:00:00", "2026-11-16 23:59:59",
+def _report(org: str, rows, domain="aacn.org") -> AggregateReport:
+    return AggregateReport(org, org + "-1", domain, "2026-11-16 00:00:00", "2026-11-16 23:59:59",
                   tuple(Row(ip, n, spf, "pass", spf == "pass", header) for ip, n, spf, header in rows))
 
 

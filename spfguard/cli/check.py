@@ -29,7 +29,8 @@ from spfguard.report import Options, renderer
 from spfguard.tables import get_list
 
 PROGRESS_MIN_DOMAINS = 5
-CheckFormat = format_option("check", "table, tree, json, csv, summary (one line per domain) or html.")
+CheckFormat = Annotated[str, format_option("check", "table, tree, json, csv, summary (one line per domain) or "
+                                                     "html.")]
 
 
 def check(

@@ -3,8 +3,9 @@ registry, rendering."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
@@ -35,13 +36,23 @@ ExpectOption = Annotated[list[str] | None, typer.Option(
     help="Platforms the domain sends from (repeatable or comma-separated; `spfguard ranges list`).")]
 
 
+def choice_option(*names: str, choices: Sequence[str], help_text: str, metavar: str = "FORMAT") -> Any:
+    """An option whose value must be one of ``choices`` (checked when parsed, offered to shell completion)."""
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(repr(c) for c in choices)}")
+        return value
+
+    return typer.Option(*names, metavar=metavar, help=help_text, callback=check,
+                        autocompletion=lambda: list(choices))
+
+
 def format_option(command: str, help_text: str | None = None) -> Any:
-    """``--format`` whose choices are the formats registered for ``command`` (:data:`spfguard.report.OUTPUTS`)."""
+    """``--format`` whose choices are the formats registered for ``command`` (:data:`spfguard.report.OUTPUTS`):
+    ``fmt: Annotated[str, format_option("check")] = "table"``."""
     names = formats(command)
-    choices = Literal.__getitem__(names)  # type: ignore[attr-defined]
-    return Annotated[choices, typer.Option("--format", "-f", metavar="FORMAT",
-                                           help=help_text or f"{', '.join(names[:-1])} or {names[-1]}."
-                                           if len(names) > 1 else names[0])]
+    return choice_option("--format", "-f", choices=names, help_text=help_text or (
+        f"{', '.join(names[:-1])} or {names[-1]}." if len(names) > 1 else f"{names[0]}."))
 
 
 def render(command: str, fmt: str, result: Any, **options: Any) -> str:

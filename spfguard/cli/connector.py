@@ -25,9 +25,9 @@ app = typer.Typer(
 )
 ConfigArg = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="The connector's TOML file "
                                                 "(see examples/connector.toml).")]
-PlanFormat = format_option("connector-plan")
-ValidateFormat = format_option("connector-validate")
-CheckFormat = format_option("connector-check")
+PlanFormat = Annotated[str, format_option("connector-plan")]
+ValidateFormat = Annotated[str, format_option("connector-validate")]
+CheckFormat = Annotated[str, format_option("connector-check")]
 
 
 @app.command("plan")

@@ -34,8 +34,8 @@ WaitOption = Annotated[float, typer.Option("--wait", metavar="SECONDS", min=0, m
                                            help="Seconds to wait for the change to become visible (0 to 3600).")]
 BackupDirOption = Annotated[Path | None, typer.Option("--backup-dir", metavar="DIR", help="Where backups go (default: "
                                                       "$XDG_STATE_HOME/spfguard/backups).")]
-PlanFormat = format_option("plan", "text, json or html (with --output: the record, its tree and the proposed change "
-                                   "as one page).")
+PlanFormat = Annotated[str, format_option("plan", "text, json or html (with --output: the record, its tree and the "
+                                                  "proposed change as one page).")]
 
 
 def fix(

@@ -20,5 +20,5 @@ def _usage_name(self) -> str:
     return name if self.required else f"[{name}]"
 
 
-TyperArgument.display_type_rich = _display_type
-TyperArgument._usage_display_name = _usage_name
+setattr(TyperArgument, "display_type_rich", _display_type)  # noqa: B010 - a documented seam of Typer's help
+setattr(TyperArgument, "_usage_display_name", _usage_name)  # noqa: B010

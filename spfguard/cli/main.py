@@ -78,17 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `spfguard check … | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
-    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        # a usage error from the command-line parser (typer vendors its own click: duck-typed): one line, and
-        # where to read more
-        if callable(getattr(err, "format_message", None)) and isinstance(getattr(err, "exit_code", None), int):
-            if type(err).__name__ == "NoArgsIsHelpError":
-                err.show()
-                return err.exit_code
-            ctx = getattr(err, "ctx", None)
-            see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            typer.echo(f"spfguard: error: {safe(err.format_message())}{see}", err=True)
+    except typer.TyperException as err:  # the command-line parser's own errors: one line, and where to read more
+        ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError":
+            getattr(err, "show")()  # noqa: B009 - the help text, as `spfguard CMD` with no arguments asks for
             return err.exit_code
+        see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        typer.echo(f"spfguard: error: {safe(err.format_message())}{see}", err=True)
+        return err.exit_code
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if os.environ.get("SPFGUARD_DEBUG"):
             raise
         typer.echo(f"spfguard: internal error: {type(err).__name__}: {safe(redact(err))} — this is a bug; please "

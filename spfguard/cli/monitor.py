@@ -24,7 +24,7 @@ app = typer.Typer(
          "Kubernetes Indexed Job).",
     invoke_without_command=True,
 )
-StatusFormat = format_option("status")
+StatusFormat = Annotated[str, format_option("status")]
 StateOption = Annotated[str | None, typer.Option("--state", metavar="FILE|URL", help="The state store: a SQLite file "
                                                  "or postgresql://… (default: [monitor] state, else "
                                                  "$XDG_STATE_HOME/spfguard/monitor.sqlite).")]

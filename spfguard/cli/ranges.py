@@ -12,6 +12,7 @@ from spfguard.cli.common import (
     RetriesOption,
     TimeoutOption,
     ZoneOption,
+    choice_option,
     dns_options,
     format_option,
     render,
@@ -28,10 +29,9 @@ app = typer.Typer(
 )
 InstanceOption = Annotated[str, typer.Option("--instance", metavar="INSTANCE",
                                              help=f"Microsoft 365 instance: {', '.join(INSTANCES)}.")]
-ListFormat = format_option("platforms")
-ShowFormat = format_option("ranges")
-ExportFormat = format_option("allowlist")
-Console = Literal.__getitem__(tuple(load_catalogue().allowlists))  # type: ignore[attr-defined]
+ListFormat = Annotated[str, format_option("platforms")]
+ShowFormat = Annotated[str, format_option("ranges")]
+ExportFormat = Annotated[str, format_option("allowlist")]
 
 
 def _warn(warnings: list[str]) -> None:
@@ -81,8 +81,9 @@ def update(instance: InstanceOption = "Worldwide") -> None:
 
 @app.command("allowlist")
 def allowlist(
-    target: Annotated[Console, typer.Option("--for", metavar="CONSOLE", help="The console the list is for: "
-                                            f"{' or '.join(load_catalogue().allowlists)}.")],
+    target: Annotated[str, choice_option("--for", choices=tuple(load_catalogue().allowlists), metavar="CONSOLE",
+                                         help_text="The console the list is for: "
+                                                   f"{' or '.join(load_catalogue().allowlists)}.")],
     fmt: ExportFormat = "text",
     previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="A previous export (text or "
                                                   "CSV, UTF-8, UTF-16 or Windows-1252): print only what changed "

@@ -20,7 +20,7 @@ from spfguard.domains import parse_domain
 from spfguard.errors import UserError
 from spfguard.output import Output
 
-SendersFormat = format_option("senders")
+SendersFormat = Annotated[str, format_option("senders")]
 
 
 def senders(

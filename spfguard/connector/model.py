@@ -6,9 +6,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from spfguard.tables import ConfigError, check_keys
 from spfguard.errors import UserError
 from spfguard.hostport import parse_host_port
+from spfguard.tables import ConfigError, check_keys
 
 TLS_SETTINGS = {"any": "EncryptionOnly", "ca": "CertificateValidation", "domain": "DomainValidation"}
 SEVERITIES = ("DoNotAudit", "Low", "Medium", "High")

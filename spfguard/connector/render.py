@@ -51,6 +51,8 @@ def connector_parameters(c: Connector) -> dict:
 
 def rule_parameters(c: Connector) -> dict:
     rule = c.rule
+    if rule is None:
+        return {}
     params = {
         "RecipientDomainIs": rule.recipient_domains,
         "RouteMessageOutboundConnector": c.name,

@@ -11,9 +11,11 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from spfguard.connector.model import SmartHost, Tls
 from spfguard.dns.base import DnsClient, Status
+from spfguard.errors import SpfguardError
 from spfguard.net import Deadline, DeadlineExceeded
 
 
@@ -42,8 +44,8 @@ class Options:
     send_test: bool = False
 
 
-class StepFailed(Exception):
-    pass
+class StepFailed(SpfguardError):
+    """One validation step failed; the message is the reason shown beside it."""
 
 
 async def resolve(host: str, dns: DnsClient) -> list[str]:
@@ -115,7 +117,7 @@ class _Session:
 
     def connect(self) -> None:
         self.smtp = smtplib.SMTP(timeout=self.options.timeout + 1)  # per read; each step's deadline decides
-        self.smtp._host = self.name  # the name the TLS handshake presents (SNI), as Exchange does
+        setattr(self.smtp, "_host", self.name)  # noqa: B010 - the name presented in the TLS handshake (SNI)
         start = time.monotonic()
         try:
             with self.step("the banner"):
@@ -134,12 +136,18 @@ class _Session:
         if code != 220:
             raise StepFailed(f"banner {code} {self.details['banner']}: the server does not accept mail")
 
+    @property
+    def client(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            raise StepFailed("not connected")
+        return self.smtp
+
     def ehlo(self) -> None:
         with self.step("the EHLO reply"):
-            code, reply = self.smtp.ehlo(self.options.helo)
+            code, reply = self.client.ehlo(self.options.helo)
         if code != 250:
             raise StepFailed(f"EHLO refused: {code} {reply.decode(errors='replace')}")
-        if not self.smtp.has_extn("starttls"):
+        if not self.client.has_extn("starttls"):
             raise StepFailed("the server does not offer STARTTLS; the connector always requires TLS")
 
     def starttls(self) -> None:
@@ -150,7 +158,7 @@ class _Session:
             context.verify_mode = ssl.CERT_NONE
         try:
             with self.step("STARTTLS and the TLS handshake"):
-                code, reply = self.smtp.starttls(context=context)
+                code, reply = self.client.starttls(context=context)
         except ssl.SSLCertVerificationError as err:
             details = _peek_certificate(self.name, self.address, self.port, self.options)
             self.details["certificate"] = details
@@ -161,14 +169,14 @@ class _Session:
             raise StepFailed(f"TLS handshake failed: {err}") from None
         if code != 220:
             raise StepFailed(f"STARTTLS refused: {code} {reply.decode(errors='replace')}")
-        sock = self.smtp.sock
+        sock = cast(ssl.SSLSocket, self.client.sock)
         self.details["tls_version"] = sock.version()
         self.details["certificate"] = _cert_details(sock.getpeercert(binary_form=True))
-        if tls.mode == "domain" and not name_matches(tls.domain, self.details["certificate"].get("names", [])):
+        if tls.mode == "domain" and not name_matches(tls.domain or "", self.details["certificate"].get("names", [])):
             names = ", ".join(self.details["certificate"].get("names", [])) or "none"
             raise StepFailed(f"certificate names ({names}) do not match the TLS domain {tls.domain}")
         with self.step("the EHLO reply after STARTTLS"):
-            code, reply = self.smtp.ehlo(self.options.helo)  # RFC 3207 §4.2: start over after TLS
+            code, reply = self.client.ehlo(self.options.helo)  # RFC 3207 §4.2: start over after TLS
         if code != 250:
             raise StepFailed(f"EHLO after STARTTLS refused: {code} {reply.decode(errors='replace')}")
 
@@ -177,22 +185,22 @@ class _Session:
             self._recipient(address)
 
     def _recipient(self, address: str) -> None:
-        code, reply = self.smtp.mail(self.options.mail_from)
+        code, reply = self.client.mail(self.options.mail_from)
         if code != 250:
             raise StepFailed(f"MAIL FROM:<{self.options.mail_from}> refused: {code} {reply.decode(errors='replace')}")
-        code, reply = self.smtp.rcpt(address)
+        code, reply = self.client.rcpt(address)
         if code not in (250, 251):
-            self.smtp.rset()
+            self.client.rset()
             raise StepFailed(f"RCPT TO:<{address}> refused: {code} {reply.decode(errors='replace')}")
         if self.options.send_test:
             message = (f"From: <{self.options.mail_from or 'postmaster@' + self.options.helo}>\r\nTo: <{address}>\r\n"
                        "Subject: spfguard connector validation\r\n\r\nA test message sent by spfguard connector "
                        "validate --send-test.\r\n")
-            code, reply = self.smtp.data(message)
+            code, reply = self.client.data(message)
             if code != 250:
                 raise StepFailed(f"the test message was refused: {code} {reply.decode(errors='replace')}")
         else:
-            self.smtp.rset()
+            self.client.rset()
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -219,7 +227,7 @@ class _StepDeadline(Deadline):
 def _peek_certificate(name: str, address: str, port: int, options: Options) -> dict:
     """Fetch the certificate without verifying it, to name its issuer in the failure message."""
     smtp = smtplib.SMTP(timeout=options.timeout)
-    smtp._host = name
+    setattr(smtp, "_host", name)  # noqa: B010 - the name presented in the TLS handshake (SNI)
     try:
         with Deadline(3 * options.timeout, "reading the certificate", lambda: smtp.sock):
             smtp.connect(address, port)
@@ -227,7 +235,7 @@ def _peek_certificate(name: str, address: str, port: int, options: Options) -> d
             context = ssl.create_default_context()
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
             smtp.starttls(context=context)
-            return _cert_details(smtp.sock.getpeercert(binary_form=True))
+            return _cert_details(cast(ssl.SSLSocket, smtp.sock).getpeercert(binary_form=True))
     except (OSError, smtplib.SMTPException, ssl.SSLError):
         return {}
     finally:

@@ -16,6 +16,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import cast
 
 import dns.asyncresolver
 import dns.exception
@@ -110,7 +112,7 @@ class LiveDns:
             return entry
         if entry is None or entry.done() and entry.cancelled():
             entry = asyncio.ensure_future(self._resolve(key[0], rdtype))
-            entry.add_done_callback(lambda f, key=key: self._keep(key, f))
+            entry.add_done_callback(partial(self._keep, key))
             self._cache[key] = entry
             if len(self._cache) > self.cache_size:  # least recently used first; awaiters keep their future
                 self._cache.popitem(last=False)
@@ -123,7 +125,7 @@ class LiveDns:
     async def _throttle(self) -> None:
         if not self._interval:
             return
-        async with self._pace:
+        async with cast(asyncio.Lock, self._pace):
             now = time.monotonic()
             wait = self._next_send - now
             self._next_send = max(now, self._next_send) + self._interval
@@ -135,12 +137,13 @@ class LiveDns:
             qname = dns.name.from_text(name)
         except dns.exception.DNSException as err:
             return Answer(name, rdtype, Status.NXDOMAIN, error=f"not a valid DNS name: {err}")
-        async with self._semaphore:
+        resolver = cast(dns.asyncresolver.Resolver, self._resolver)
+        async with cast(asyncio.Semaphore, self._semaphore):
             for _ in range(MAX_CNAME_CHAIN):
                 await self._throttle()
                 self.sent += 1
                 try:
-                    result = await self._resolver.resolve(qname, rdtype, search=False)
+                    result = await resolver.resolve(qname, rdtype, search=False)
                 except dns.resolver.NXDOMAIN:
                     return Answer(name, rdtype, Status.NXDOMAIN)
                 except dns.resolver.NoAnswer as err:
@@ -152,7 +155,7 @@ class LiveDns:
                 except dns.resolver.LifetimeTimeout:
                     self.timeouts += 1
                     return Answer(name, rdtype, Status.TEMPFAIL,
-                                  error=f"timeout after {self._resolver.lifetime:g}s")
+                                  error=f"timeout after {resolver.lifetime:g}s")
                 except (dns.exception.DNSException, OSError) as err:
                     return Answer(name, rdtype, Status.TEMPFAIL, error=_short(err))
                 return answer(name, rdtype, convert(rdtype, result))
@@ -164,7 +167,7 @@ def _chain_end(response: dns.message.Message | None, qname: dns.name.Name) -> dn
     if response is None:
         return None
     try:
-        chain = response.resolve_chaining()
+        chain = cast(dns.message.QueryMessage, response).resolve_chaining()
     except dns.exception.DNSException:
         return None
     return chain.canonical_name if chain.cnames and chain.answer is None and chain.canonical_name != qname \

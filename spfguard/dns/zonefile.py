@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import dns.exception
 import dns.name
@@ -29,10 +30,15 @@ class ZoneLoadError(UserError):
     """A zone file that cannot be read or parsed: the message names the file (and line)."""
 
 
+def origin_of(zone: dns.zone.Zone) -> dns.name.Name:
+    """A loaded zone's origin (dnspython types it as optional; a zone read from a file always has one)."""
+    return cast(dns.name.Name, zone.origin)
+
+
 class ZoneFileDns:
     def __init__(self, zones: list[dns.zone.Zone]):
         # longest origin first, so that a child zone wins over its parent
-        self.zones = sorted(zones, key=lambda z: len(z.origin.labels), reverse=True)
+        self.zones = sorted(zones, key=lambda z: len(origin_of(z).labels), reverse=True)
         # every name that has a node below it (empty non-terminals included), per zone: built once, so that an
         # NXDOMAIN/NODATA answer or a wildcard search never scans the zone
         self._ancestors = {id(z): _ancestors(z) for z in self.zones}
@@ -54,7 +60,7 @@ class ZoneFileDns:
         return cls([load_zone_file(f) for f in files])
 
     def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
-        return next((z for z in self.zones if name.is_subdomain(z.origin)), None)
+        return next((z for z in self.zones if name.is_subdomain(origin_of(z))), None)
 
     async def query(self, name: str, rdtype: str) -> Answer:
         self.queries.append((normalise_name(name), rdtype))
@@ -88,8 +94,9 @@ class ZoneFileDns:
 
 def _ancestors(zone: dns.zone.Zone) -> frozenset[dns.name.Name]:
     out = set()
+    origin = origin_of(zone)
     for name in zone.nodes:
-        while name != zone.origin and len(name) > len(zone.origin):
+        while name != origin and len(name) > len(origin):
             name = name.parent()
             if name in out:
                 break
@@ -100,7 +107,7 @@ def _ancestors(zone: dns.zone.Zone) -> frozenset[dns.name.Name]:
 def _wildcard(zone: dns.zone.Zone, qname: dns.name.Name, ancestors: frozenset[dns.name.Name]):
     """RFC 4592: the wildcard child of the closest encloser (the nearest ancestor that exists)."""
     parent = qname.parent()
-    while parent.is_subdomain(zone.origin):
+    while parent.is_subdomain(origin_of(zone)):
         wildcard = zone.get_node(dns.name.Name((b"*",) + parent.labels))
         if wildcard is not None:
             return wildcard

@@ -82,12 +82,12 @@ class Backup:
         _expect(data.get("version") == BACKUP_VERSION, where, f"unsupported version {data.get('version')!r} "
                 f"(this spfguard reads version {BACKUP_VERSION})")
         domain = data.get("domain")
-        _expect(isinstance(domain, str) and domain, where, "no domain")
+        _expect(isinstance(domain, str) and bool(domain), where, "no domain")
         provider = data.get("provider")
         _expect(isinstance(provider, dict) and isinstance(provider.get("provider"), str), where,
                 "provider must be an object with a provider name")
         records = data.get("records")
-        _expect(isinstance(records, list) and records, where, "records must be a non-empty list")
+        _expect(isinstance(records, list) and bool(records), where, "records must be a non-empty list")
         changes = []
         for i, record in enumerate(records):
             at = f"records[{i}]"

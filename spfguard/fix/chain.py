@@ -44,6 +44,7 @@ def split(domain: str, terms: list[Term]) -> tuple[dict[str, str], list[str]]:
     if _fits(terms):
         return {domain: Record(tuple(terms)).render()}, []
     movable = [t for t in terms if isinstance(t, Mechanism) and t.network is not None and t.result == "pass"]
+    networks = [net for t in movable if (net := t.network) is not None]
     length = len(Record(tuple(terms)).render().encode())
     if not movable:
         raise PlanError(f"the record would be {length} bytes (over {RECORD_BYTES_LIMIT}: the answer may not fit a "
@@ -51,7 +52,7 @@ def split(domain: str, terms: list[Term]) -> tuple[dict[str, str], list[str]]:
                         "include you no longer use")
     first = next(i for i, t in enumerate(terms) if any(t is m for m in movable))
     rest = [t for t in terms if not any(t is m for m in movable)]
-    ranges = [ip_term(n) for n in aggregate(t.network for t in movable)]
+    ranges = [ip_term(n) for n in aggregate(networks)]
     inline = [*rest[:first], *ranges, *rest[first:]]
     if _fits(inline):
         action = f"aggregate {len(movable)} ip4/ip6 range(s) into {len(ranges)} to keep the record under " \

@@ -14,7 +14,7 @@ from spfguard.spf.errors import SpfSyntaxError
 from spfguard.spf.evaluator import check_host_async
 from spfguard.spf.parser import parse_record
 from spfguard.spf.terms import QUALIFIER_RESULTS, Mechanism, Modifier, Record
-from spfguard.tree import walk
+from spfguard.tree import walk_tree
 
 
 async def merge_records(domain: str, view, candidates: tuple[str, ...]) -> tuple[str, list[str], list[Difference],
@@ -45,13 +45,13 @@ async def merge_records(domain: str, view, candidates: tuple[str, ...]) -> tuple
     terms.append(Mechanism("all", "" if qualifier == "+" else qualifier))
     merged = Record(tuple(terms)).render()
 
-    policies = [decide(await walk(domain, OverlayDns(view, {domain: [text]}))) for text in candidates]
+    policies = [decide(await walk_tree(domain, OverlayDns(view, {domain: [text]}))) for text in candidates]
     union = {v: IPSet(v) for v in (4, 6)}
     for policy in policies:
         for v in (4, 6):
             union[v] = union[v] | policy.passes(v)
     merged_view = OverlayDns(view, {domain: [merged]})
-    new = decide(await walk(domain, merged_view))
+    new = decide(await walk_tree(domain, merged_view))
     symbolic = {v: (new.passes(v) - union[v]) | (union[v] - new.passes(v)) for v in (4, 6)}
     samples = sample_addresses([union[4], union[6], new.passes(4), new.passes(6)])
     mismatches = []

@@ -15,7 +15,7 @@ from spfguard.fix.plan import Difference, Flattening
 from spfguard.ipset import IPSet, aggregate
 from spfguard.policy import decide, universe
 from spfguard.spf.terms import QUALIFIER_RESULTS, Mechanism, Record, Term
-from spfguard.tree import Node, TermInfo, walk
+from spfguard.tree import Node, TermInfo, walk_tree
 from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_set
 
@@ -46,7 +46,7 @@ class State:
             self.infos.setdefault(info.term, info)
 
     async def walk(self, records: dict[str, str]) -> Node:
-        tree = await walk(self.domain, OverlayDns(self.dns, {name: [text] for name, text in records.items()}))
+        tree = await walk_tree(self.domain, OverlayDns(self.dns, {name: [text] for name, text in records.items()}))
         self.collect(tree)
         return tree
 
@@ -61,6 +61,8 @@ def insert_before_all(terms: list[Term], term: Term) -> None:
 def drop_unreachable(state: State) -> None:
     """RFC 7208 §5.1: mechanisms after ``all`` are never evaluated; removing them changes no verdict."""
     record = state.record
+    if record.all is None:
+        return
     for mech in record.ignored:
         state.actions.append(f"drop {mech.render()} after {record.all.render()}: never evaluated (RFC 7208 §5.1)")
     state.terms = [t for t in state.terms if not any(t is m for m in record.ignored)]
@@ -84,7 +86,7 @@ def drop_stale(state: State, ranges) -> None:
     kept = []
     for term in state.terms:
         info = stale.get(term.render())
-        if info is None:
+        if info is None or not isinstance(term, Mechanism):
             kept.append(term)
             continue
         state.actions.append(f"drop {term.render()}: retired {info.owner} range ({info.note})")
@@ -111,12 +113,12 @@ async def canonical_includes(state: State) -> None:
     """Replace an alias include (e.g. one that only includes spf.protection.outlook.com) by the platform's own
     include when both authorise exactly the same addresses and the alias costs more lookups."""
     catalogue = load_catalogue()
-    present = {t.domain.text.lower() for t in state.terms if isinstance(t, Mechanism) and t.kind == "include"}
+    present = {t.target for t in state.terms if isinstance(t, Mechanism) and t.kind == "include"}
     for platform in catalogue.platforms.values():
         for index, term in enumerate(state.terms):
             if not (isinstance(term, Mechanism) and term.kind == "include"):
                 continue
-            target = term.domain.text.lower().rstrip(".")
+            target = term.target
             info = state.infos.get(term.render())
             if target not in platform.aliases or platform.include in present or info is None or info.child is None:
                 continue
@@ -143,7 +145,7 @@ def pin(state: State, wanted: list[str]) -> None:
                             f"{', '.join(known) or 'none'})")
         term = state.terms[index]
         info = state.infos.get(term.render())
-        if info is None or info.macro or info.error:
+        if not isinstance(term, Mechanism) or info is None or info.macro or info.error:
             raise PlanError(f"--pin {text}: its addresses could not be resolved")
         networks = []
         for addresses, prefix, width in ((info.addresses4, term.cidr4, 32), (info.addresses6, term.cidr6, 128)):
@@ -219,7 +221,7 @@ def same_policy(a: Node, b: Node) -> bool:
     return all(pa.family(v).results == pb.family(v).results for v in (4, 6))
 
 
-def drop_redundant(state: State, current: Node, flattened: set[str] = frozenset()) -> None:
+def drop_redundant(state: State, current: Node, flattened: frozenset[str] | set[str] = frozenset()) -> None:
     """Drop ip4/ip6 terms whose removal changes no address's result (exact, symbolic). Not under ``+all``: there
     every range is "redundant", yet the ranges are the owner's list of senders, needed once ``all`` is fixed."""
     if state.record.all is not None and state.record.all.result == "pass":
@@ -236,10 +238,10 @@ def drop_redundant(state: State, current: Node, flattened: set[str] = frozenset(
                 state.actions.append(f"drop {term.render()}: already authorised elsewhere with the same result")
 
 
-def flattenable(term: Term, state: State, keep: set[str]) -> Node | None:
-    if not (isinstance(term, Mechanism) and term.kind == "include") or term.domain.has_macros:
+def flattenable(term: Term | None, state: State, keep: set[str]) -> Node | None:
+    if not (isinstance(term, Mechanism) and term.kind == "include") or term.domain is None or term.domain.has_macros:
         return None
-    target = term.domain.text.lower().rstrip(".")
+    target = term.target
     if target in keep:
         return None
     info = state.infos.get(term.render())
@@ -253,14 +255,16 @@ def flattenable(term: Term, state: State, keep: set[str]) -> Node | None:
     return info.child
 
 
-def flatten(state: State, term: Mechanism) -> None:
+def flatten(state: State, term: Term) -> None:
     child = state.infos[term.render()].child
+    if not isinstance(term, Mechanism) or term.target is None or child is None:
+        raise PlanError(f"{term.render()} cannot be flattened")
     policy = decide(child)
     nets = policy.passes(4).cidrs() + policy.passes(6).cidrs()
     replacement = [ip_term(n, term.qualifier) for n in nets]
     index = next(i for i, t in enumerate(state.terms) if t is term)
     state.terms[index : index + 1] = replacement
-    target = term.domain.text.lower().rstrip(".")
+    target = term.target
     if is_chain(target, state.domain):
         # the ranges of a chained record are themselves flattened from includes named in the provenance
         state.actions.append(f"re-flatten {term.render()}")
@@ -279,7 +283,8 @@ def reflatten(state: State, sources: dict[str, list[str]]) -> None:
         positions = [i for i, t in enumerate(state.terms) if isinstance(t, Mechanism) and t.network in old_nets]
         if not positions:
             continue
-        qualifier = state.terms[positions[0]].qualifier
+        first = state.terms[positions[0]]
+        qualifier = first.qualifier if isinstance(first, Mechanism) else ""
         state.terms = [t for i, t in enumerate(state.terms) if i not in positions]
         state.terms.insert(positions[0], include(source, qualifier))
         state.actions.append(f"take out the {len(positions)} range(s) flattened from {source} earlier, to flatten it "

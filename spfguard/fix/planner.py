@@ -36,6 +36,7 @@ from spfguard.policy import decide
 from spfguard.rules import ipv6_void_message, tree_findings, void_sources
 from spfguard.spf.evaluator import Limits
 from spfguard.spf.parser import is_spf_record
+from spfguard.spf.terms import Mechanism, Record
 from spfguard.tree import Node
 from spfguard.vendors.catalogue import load_catalogue
 
@@ -66,9 +67,8 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
         merged_values = [v for v in await snapshot.get(domain) if not is_spf_record(v)] + [merge[0]]
         view = OverlayDns(view, {domain: merged_values})
         report = await audit(domain, view, expect=list(options.expect), dmarc=False)
-    _check_fixable(report)
     old_tree = report.tree
-    state = passes.State(domain, view, list(old_tree.parsed.terms))
+    state = passes.State(domain, view, list(_check_fixable(report).terms))
     state.collect(old_tree)
     if merge is not None:
         state.actions += merge[1]
@@ -137,37 +137,40 @@ def _kept_limits(old: Node) -> dict[int, Limits]:
             6: Limits(voids=max(VOID_LIMIT, old.total_voids6), mx_records=mx)}
 
 
-def _check_fixable(report: Report) -> None:
+def _check_fixable(report: Report) -> Record:
+    """The record to fix, or PlanError saying why there is none."""
     tree = report.tree
     if report.incomplete:
         problem = next(f.message for f in report.findings if f.code == "temporary-failure")
         raise PlanError(f"could not read the whole SPF tree ({problem}); try again later")
     if tree.status == "no-record":
         raise PlanError(f"{tree.name} has no SPF record to fix; publish one first (e.g. 'v=spf1 -all')")
-    if tree.status != "ok":
+    if tree.status != "ok" or tree.parsed is None:
         raise PlanError(f"{tree.name}: {tree.error}; correct it by hand first")
+    return tree.parsed
 
 
 async def _reflatten(state: passes.State, sources: dict[str, list[str]]) -> None:
     """Inline the domain's chained records, then put each flattened source back as an include (to be flattened
     again); the ranges it gained or lost since are intended differences."""
     for term in list(state.terms):
-        if passes.flattenable(term, state, set()) is not None and is_chain(term.domain.text, state.domain):
+        if passes.flattenable(term, state, set()) is not None and isinstance(term, Mechanism) and \
+                is_chain(term.target or "", state.domain):
             passes.flatten(state, term)
     passes.reflatten(state, sources)
     await state.walk({state.domain: state.record.render()})
     for source, old in sources.items():
-        term = next((t for t in state.terms if getattr(t, "kind", None) == "include"
-                     and t.domain.text.lower().rstrip(".") == source), None)
-        child = passes.flattenable(term, state, set()) if term is not None else None
-        if child is None:
+        found = next((t for t in state.terms if isinstance(t, Mechanism) and t.kind == "include"
+                      and t.target == source), None)
+        child = passes.flattenable(found, state, set())
+        if found is None or child is None:
             raise PlanError(f"include:{source} cannot be flattened again (its tree is incomplete or has macros)")
         policy = decide(child)
         for version in (4, 6):
             before = IPSet.of(version, old)
             now = policy.passes(version)
             state.intended[version] = state.intended[version] | (before - now) | (now - before)
-        passes.flatten(state, term)  # with its current ranges
+        passes.flatten(state, found)  # with its current ranges
 
 
 async def _reduce_lookups(state: passes.State, options: FixOptions) -> tuple[dict[str, str], list[str]]:
@@ -247,7 +250,9 @@ async def _changes(domain: str, old_tree: Node, records: dict[str, str], snapsho
     kept. A name that holds several SPF values (the merge) gets one."""
     old_chain = {n.name.lower() for n in old_tree.walk() if is_chain(n.name, domain)}
     names = sorted(set(records) | old_chain, key=lambda n: (n == domain, n))
-    creates, apex, deletes = [], [], []
+    creates: list[Change] = []
+    apex: list[Change] = []
+    deletes: list[Change] = []
     for name in names:
         before = list(await snapshot.get(name))
         after = [v for v in before if not is_spf_record(v)]

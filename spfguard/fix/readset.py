@@ -14,7 +14,7 @@ from spfguard.dns.base import DnsClient, Status, within
 from spfguard.dns.overlay import OverlayDns
 from spfguard.errors import PlanError
 from spfguard.spf.txt import decode, join_strings
-from spfguard.tree import walk
+from spfguard.tree import walk_tree
 
 ReadValues = Callable[[str], Awaitable[list[str]]]
 MAX_CHAIN_DEPTH = 8
@@ -43,7 +43,7 @@ class ReadSet:
         """DNS in which the domain's own names (the apex and the records below it that its tree reaches) answer
         from this snapshot; read level by level, each name once."""
         for _ in range(MAX_CHAIN_DEPTH):
-            tree = await walk(domain, OverlayDns(self.dns, self.values))
+            tree = await walk_tree(domain, OverlayDns(self.dns, self.values))
             names = {n.name.lower() for n in tree.walk() if within(n.name, domain)} | {domain}
             missing = sorted(names - set(self.values))
             if not missing:

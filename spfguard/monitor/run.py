@@ -30,7 +30,7 @@ from spfguard.monitor.snapshot import Snapshot, take
 from spfguard.monitor.step import step
 from spfguard.monitor.store import Store
 from spfguard.policy import decide
-from spfguard.tree import walk
+from spfguard.tree import walk_tree
 from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_sets
 
@@ -51,7 +51,7 @@ class RunResult:
 
 async def source_ranges(include: str, dns: DnsClient) -> list[str] | None:
     """The ranges an include authorises now (None when its tree cannot be read completely)."""
-    tree = await walk(include, dns)
+    tree = await walk_tree(include, dns)
     if any(n.status != "ok" for n in tree.walk()) or any(t.error for n in tree.walk() for t in n.terms):
         return None
     policy = decide(tree)

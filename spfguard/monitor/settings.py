@@ -110,11 +110,11 @@ def parse_monitor(config: dict[str, Any], base: Path | None, platforms) -> Monit
     domains_file = get_str(monitor, "domains_file", "monitor")
     if domains_file:
         path = resolve_path(domains_file, base)
-        for entry in load_domain_list(path):
-            where = f"{path}: {entry.name}"
-            get_list({"expect": entry.expect}, "expect", where, platforms)
-            entries.append(DomainSettings(entry.name, entry.expect, entry.provider, entry.tenant, entry.tags,
-                                          entry.parked))
+        for listed in load_domain_list(path):
+            where = f"{path}: {listed.name}"
+            get_list({"expect": listed.expect}, "expect", where, platforms)
+            entries.append(DomainSettings(listed.name, listed.expect, listed.provider, listed.tenant, listed.tags,
+                                          listed.parked))
     if not entries:
         raise ConfigError("[monitor]: no domains: add [[monitor.domains]] tables (name = \"example.com\") or "
                           "domains_file = \"domains.csv\"")

@@ -119,6 +119,7 @@ class Store:
 
     placeholder = "?"
     location = ""
+    conn: Any  # a DB-API connection (sqlite3 or psycopg)
 
     # ---- plumbing --------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 
+from spfguard.dns.zonefile import origin_of
 from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
 from spfguard.provider.txt import quote, unquote
 
@@ -86,7 +87,7 @@ class ZoneFileProvider(Provider):
             raise ProviderError(f"zonefile: {self.path} is not a valid zone file: {err}") from None
 
     def zone_of(self, name: str) -> str:
-        return self._zone().origin.to_text(omit_final_dot=True)
+        return origin_of(self._zone()).to_text(omit_final_dot=True)
 
     def list_zones(self) -> list[str]:
         return [self.zone_of("")]
@@ -162,7 +163,7 @@ class ZoneFileProvider(Provider):
             add.remove(value)
         insert_at = None
         drop: set[int] = set()
-        for entry in _entries(lines, zone.origin):
+        for entry in _entries(lines, origin_of(zone)):
             if entry.owner != target or entry.rdtype != "TXT":
                 continue
             value = "".join(s for t, _, _ in entry.tokens if t.startswith('"') for s in unquote(t))
@@ -237,7 +238,7 @@ def _entries(lines: list[str], origin: dns.name.Name):
 
 def _bump_serial(text: str, zone: dns.zone.Zone) -> str:
     lines = text.splitlines(keepends=True)
-    for entry in _entries(lines, zone.origin):
+    for entry in _entries(lines, origin_of(zone)):
         if entry.rdtype == "SOA" and len(entry.tokens) >= 3:
             serial_text, line, column = entry.tokens[2]
             serial = int(serial_text)

@@ -12,6 +12,7 @@ import base64
 import datetime
 import hashlib
 from importlib import resources
+from typing import Any
 
 from spfguard import __version__
 from spfguard.audit import Report
@@ -86,7 +87,8 @@ def domain_view(report: Report, expect=(), plan=None) -> dict:
 
 def _segments(root: Node) -> list[dict]:
     """The lookup budget: what each top-level term costs (an include with its whole subtree)."""
-    segments, start = [], 0
+    segments: list[dict] = []
+    start = 0
     own = 0
     for info in root.terms:
         cost = info.lookups + (info.child.total_lookups if info.child else 0)
@@ -107,14 +109,15 @@ def node_view(node: Node, marked, running: int = 0) -> dict:
     count = running
     for info in node.terms:
         count += info.lookups
-        view = {"term": safe(info.term), "lookups": info.lookups, "voids4": info.voids4, "voids6": info.voids6,
+        view: dict[str, Any] = {"term": safe(info.term), "lookups": info.lookups, "voids4": info.voids4, "voids6": info.voids6,
                 "marked": info is marked, "running": count, "child": None,
                 "detail": "macro: resolved per message" if info.macro else
                 (f"{info.mx_hosts} MX host(s)" if info.mx_hosts else (safe(info.error) if info.error else ""))}
         if info.child is not None:
-            view["child"] = node_view(info.child, marked, count)
-            view["child"]["marked"] = info is marked
-            view["child"]["cost"] = info.lookups + info.child.total_lookups
+            child = node_view(info.child, marked, count)
+            child["marked"] = info is marked
+            child["cost"] = info.lookups + info.child.total_lookups
+            view["child"] = child
             count = info.child.cumulative
         terms.append(view)
     parsed = node.parsed

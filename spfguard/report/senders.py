@@ -16,6 +16,11 @@ from spfguard.textsafe import safe
 STATUS_TEXT = {"authorised": "authorised", "unauthorised": "NOT AUTHORISED", "unused": "unused"}
 
 
+def _or_none(sources: list[Source]) -> list[Source | None]:
+    """A platform's sources, or one empty row for a platform that sent nothing."""
+    return list(sources) or [None]
+
+
 def _seen(counter) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1])) or "–"
 
@@ -41,7 +46,7 @@ def render_text(senders: Senders, suggest: tuple[str, str] | None = None) -> str
     rows = []
     for use in senders.platforms:
         first = True
-        for source in use.sources or [None]:
+        for source in _or_none(use.sources):
             rows.append([use.platform if first else "", STATUS_TEXT[use.status] if first else "",
                          source.source if source else "–", f"{source.messages:,}" if source else "0",
                          _seen(source.spf_seen) if source else "", _result(source) if source else ""])
@@ -93,7 +98,7 @@ def render_csv(senders: Senders) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for use in senders.platforms:
-        for source in use.sources or [None]:
+        for source in _or_none(use.sources):
             writer.writerow([senders.domain, use.platform, use.status, use.include, source.source if source else "",
                              source.messages if source else 0, _seen(source.spf_seen) if source else "",
                              _seen(source.dkim_seen) if source else "", source.dmarc_pass if source else 0,

@@ -70,13 +70,16 @@ def findings_table(report: Report, color: bool = False) -> str:
 def term_rows(node: Node) -> list[list]:
     """The root record term by term: result, lookups of its subtree and the running total."""
     by_term = {id(info.ref): info for info in node.terms}
-    rows = []
+    rows: list[list] = []
     count = 0
-    for term in node.parsed.terms:
+    parsed = node.parsed
+    if parsed is None:
+        return rows
+    for term in parsed.terms:
         result = term.result if isinstance(term, Mechanism) else "modifier"
         info = by_term.get(id(term))
         if info is None:  # not a DNS-querying term, or never reached (after all; a redirect beside all)
-            ignored = isinstance(term, Mechanism) and any(term is m for m in node.parsed.ignored)
+            ignored = isinstance(term, Mechanism) and any(term is m for m in parsed.ignored)
             rows.append([safe(term.render()), "never evaluated" if ignored else result, "", ""])
             continue
         subtree = info.lookups + (info.child.total_lookups if info.child else 0)

@@ -59,10 +59,9 @@ class TreeRenderer(Renderer):
             for info in node.terms:
                 mark = "  ◀ lookup 11: receivers stop here with permerror" if info is self._marked else ""
                 if info.child is not None:
-                    child = info.child
-                    label = (f"{safe(info.term)}  (+{info.lookups}, subtree {info.lookups + child.total_lookups}, "
-                             f"running total {child.cumulative}){mark}")
-                    items.append((label, child))
+                    label = (f"{safe(info.term)}  (+{info.lookups}, subtree {info.lookups + info.child.total_lookups}, "
+                             f"running total {info.child.cumulative}){mark}")
+                    items.append((label, info.child))
                     continue
                 extra = ""
                 if info.macro:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from spfguard.dmarc import organisational_domain
 from spfguard.dns.base import within
-from spfguard.senders.reports import Report
+from spfguard.senders.reports import AggregateReport
 from spfguard.vendors.catalogue import Catalogue, Network
 from spfguard.vendors.coverage import SenderSet
 
@@ -77,7 +77,7 @@ class PlatformUse:
 class Senders:
     domain: str
     record: str | None
-    reports: list[Report]
+    reports: list[AggregateReport]
     platforms: list[PlatformUse]
     unknown: list[Source]
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -144,8 +144,8 @@ def included_platforms(node_names: set[str], catalogue: Catalogue) -> list[str]:
     return out
 
 
-def classify(domain: str, record: str | None, reports: list[Report], catalogue: Catalogue, attribute: Attributor,
-             results: Mapping[str, tuple[str, str | None]], ptrs: Mapping[str, str | None],
+def classify(domain: str, record: str | None, reports: list[AggregateReport], catalogue: Catalogue,
+             attribute: Attributor, results: Mapping[str, tuple[str, str | None]], ptrs: Mapping[str, str | None],
              included: list[str]) -> Senders:
     """``results``: check_host() today per source IP, with the term of the record that decided it; ``ptrs``: the
     reverse-DNS name of the IPs no published range claims."""
@@ -167,10 +167,11 @@ def classify(domain: str, record: str | None, reports: list[Report], catalogue: 
                 name, network = found
                 p = catalogue.platforms[name]
                 use = platforms.setdefault(name, PlatformUse(name, p.display, "", p.include, by_ptr=by_ptr))
-                source = next((s for s in use.sources if s.source == str(network)), None)
-                if source is None:
-                    source = Source(str(network))
-                    use.sources.append(source)
+                known = next((s for s in use.sources if s.source == str(network)), None)
+                if known is None:
+                    known = Source(str(network))
+                    use.sources.append(known)
+                source = known
             _count(source, row, result)
     for use in platforms.values():
         use.status = "authorised" if all(s.passes for s in use.sources) else "unauthorised"

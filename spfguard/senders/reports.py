@@ -31,7 +31,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Report:
+class AggregateReport:
     org: str
     report_id: str
     domain: str  # the policy domain (policy_published)
@@ -42,7 +42,7 @@ class Report:
 
 @dataclass
 class Reading:
-    reports: list[Report] = field(default_factory=list)
+    reports: list[AggregateReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
     duplicates: int = 0
 
@@ -107,7 +107,7 @@ def read_reports(paths: Iterable[str | os.PathLike], domain: str) -> Reading:
     return reading
 
 
-def _report(data: dict) -> Report:
+def _report(data: dict) -> AggregateReport:
     meta, policy = data.get("report_metadata", {}), data.get("policy_published", {})
     rows = []
     for record in data.get("records", []):
@@ -124,7 +124,7 @@ def _report(data: dict) -> Report:
                         bool(record.get("alignment", {}).get("dmarc")),
                         str(record.get("identifiers", {}).get("header_from") or "").lower().rstrip("."),
                         source.get("asn"), source.get("as_name")))
-    return Report(str(meta.get("org_name") or "?"), str(meta.get("report_id") or ""),
+    return AggregateReport(str(meta.get("org_name") or "?"), str(meta.get("report_id") or ""),
                   str(policy.get("domain") or "").lower().rstrip("."), str(meta.get("begin_date") or ""),
                   str(meta.get("end_date") or ""), tuple(rows))
 

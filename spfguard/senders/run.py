@@ -11,7 +11,7 @@ from spfguard.errors import IncompleteError
 from spfguard.senders.analysis import Attributor, Senders, classify, included_platforms
 from spfguard.senders.reports import Reading
 from spfguard.spf.evaluator import check_host_async
-from spfguard.tree import walk
+from spfguard.tree import walk_tree
 from spfguard.vendors.catalogue import load_catalogue
 from spfguard.vendors.coverage import sender_sets
 
@@ -20,7 +20,7 @@ PARALLEL = 64  # check_host() evaluations in flight
 
 async def analyse(domain: str, reading: Reading, dns: DnsClient) -> Senders:
     catalogue = load_catalogue()
-    tree, senders = await asyncio.gather(walk(domain, dns), sender_sets(list(catalogue.platforms), dns, catalogue))
+    tree, senders = await asyncio.gather(walk_tree(domain, dns), sender_sets(list(catalogue.platforms), dns, catalogue))
     if any(n.status == "temperror" for n in tree.walk()):  # "today" cannot be said: nothing would be right
         raise IncompleteError(f"could not read the SPF tree of {domain}: "
                               f"{next(n.error for n in tree.walk() if n.status == 'temperror')}")

@@ -38,7 +38,7 @@ UNLIMITED = Limits(lookups=None, voids=None, mx_records=None)
 
 
 @dataclass(frozen=True)
-class Step:
+class PathStep:
     domain: str  # the domain whose record holds the term
     term: str  # the term as written, e.g. "include:_spf.google.com"
 
@@ -71,7 +71,7 @@ class TraceStep:
 class SpfResult:
     result: str
     explanation: str | None = None
-    path: tuple[Step, ...] = ()  # from the checked domain down to the deciding term
+    path: tuple[PathStep, ...] = ()  # from the checked domain down to the deciding term
     reason: str = ""
     lookups: int = 0
     void_lookups: int = 0
@@ -85,7 +85,7 @@ class SpfResult:
 class _Stop(Exception):
     """Ends the evaluation with permerror or temperror (RFC 7208 §2.6.6, §2.6.7)."""
 
-    def __init__(self, result: str, reason: str, path: tuple[Step, ...] = ()):
+    def __init__(self, result: str, reason: str, path: tuple[PathStep, ...] = ()):
         super().__init__(reason)
         self.result, self.reason, self.path = result, reason, path
 
@@ -95,7 +95,7 @@ class _Outcome:
     result: str
     domain: str
     record: Record | None
-    path: tuple[Step, ...]
+    path: tuple[PathStep, ...]
     reason: str
 
 
@@ -155,18 +155,18 @@ class _Evaluation:
 
     # ---- counters (RFC 7208 §4.6.4) -------------------------------------------------------------
 
-    def count_lookup(self, path: tuple[Step, ...]) -> None:
+    def count_lookup(self, path: tuple[PathStep, ...]) -> None:
         self.lookups += 1
         if self.limits.lookups is not None and self.lookups > self.limits.lookups:
             raise _Stop("permerror",
                         f"more than {self.limits.lookups} DNS-querying terms (RFC 7208 §4.6.4)", path)
 
-    def count_void(self, path: tuple[Step, ...]) -> None:
+    def count_void(self, path: tuple[PathStep, ...]) -> None:
         self.voids += 1
         if self.limits.voids is not None and self.voids > self.limits.voids:
             raise _Stop("permerror", f"more than {self.limits.voids} void lookups (RFC 7208 §4.6.4)", path)
 
-    async def query(self, name: str, rdtype: str, path: tuple[Step, ...], *, void_counts: bool = True):
+    async def query(self, name: str, rdtype: str, path: tuple[PathStep, ...], *, void_counts: bool = True):
         answer = await self.dns.query(name, rdtype)
         if answer.status is Status.TEMPFAIL:
             raise _Stop("temperror", f"DNS {rdtype} lookup for {name} failed: {answer.error or 'timeout'}",
@@ -213,7 +213,7 @@ class _Evaluation:
 
     # ---- check_host -----------------------------------------------------------------------------
 
-    async def check_host(self, domain: str, path: tuple[Step, ...] = ()) -> _Outcome:
+    async def check_host(self, domain: str, path: tuple[PathStep, ...] = ()) -> _Outcome:
         domain = domain[:-1] if domain.endswith(".") else domain
         if not valid_domain(domain):  # RFC 7208 §4.3
             return _Outcome("none", domain, None, path, f"{domain!r} is not a valid domain name")
@@ -237,9 +237,9 @@ class _Evaluation:
         finally:
             self.stack.pop()
 
-    async def evaluate(self, record: Record, domain: str, path: tuple[Step, ...]) -> _Outcome:
+    async def evaluate(self, record: Record, domain: str, path: tuple[PathStep, ...]) -> _Outcome:
         for mech in record.reachable:  # RFC 7208 §4.6.2: left to right, first match wins; §5.1
-            here = (*path, Step(domain, mech.render()))
+            here = (*path, PathStep(domain, mech.render()))
             step = TraceStep(domain, mech.render(), len(path))
             self.trace.append(step)
             if mech.counts_lookup:
@@ -252,26 +252,30 @@ class _Evaluation:
                 return _Outcome(mech.result, domain, record, inner, f"matched {decider.term}{where}")
         redirect = record.effective_redirect
         if redirect is not None:  # RFC 7208 §6.1
-            here = (*path, Step(domain, redirect.render()))
+            here = (*path, PathStep(domain, redirect.render()))
             step = TraceStep(domain, redirect.render(), len(path))
             self.trace.append(step)
             self.count_lookup(here)
+            if redirect.domain is None:
+                raise _Stop("permerror", "redirect= without a domain", here)
             target = step.target = await self.expand_domain(redirect.domain, domain, step)
             outcome = await self.check_host(target, here)
             if outcome.result == "none":
                 raise _Stop("permerror", f"redirect target {target} has no SPF record", here)
             return outcome
-        return _Outcome("neutral", domain, record, (*path, Step(domain, "(no match)")),
+        return _Outcome("neutral", domain, record, (*path, PathStep(domain, "(no match)")),
                         "no term matched: default neutral (RFC 7208 §4.7)")
 
-    async def matches(self, mech: Mechanism, domain: str, here: tuple[Step, ...],
-                      step: TraceStep) -> tuple[Step, ...] | None:
+    async def matches(self, mech: Mechanism, domain: str, here: tuple[PathStep, ...],
+                      step: TraceStep) -> tuple[PathStep, ...] | None:
         """Whether ``mech`` matches; returns the path of the match (deeper for include) or None."""
         kind = mech.kind
         if kind == "all":
             return here
         if kind in ("ip4", "ip6"):
-            return here if self.ip.version == (4 if kind == "ip4" else 6) and self.ip in mech.network else None
+            network = mech.network
+            return here if network is not None and self.ip.version == network.version and self.ip in network \
+                else None
         target = await self.expand_domain(mech.domain, domain, step) if mech.domain is not None else domain
         step.target = target
         if kind == "include":  # RFC 7208 §5.2
@@ -305,7 +309,7 @@ class _Evaluation:
             return here if answer.status is Status.ANSWER else None
         raise AssertionError(kind)
 
-    async def address_matches(self, host: str, mech: Mechanism, here: tuple[Step, ...]) -> bool:
+    async def address_matches(self, host: str, mech: Mechanism, here: tuple[PathStep, ...]) -> bool:
         rdtype, prefix = ("A", mech.cidr4) if self.ip.version == 4 else ("AAAA", mech.cidr6)
         answer = await self.query(host, rdtype, here)
         max_prefix = 32 if self.ip.version == 4 else 128
@@ -316,7 +320,7 @@ class _Evaluation:
 
     async def explanation(self, outcome: _Outcome) -> str | None:
         exp = outcome.record.exp if outcome.record is not None else None
-        if exp is None:
+        if exp is None or exp.domain is None:
             return None
         try:
             target = await self.expand_domain(exp.domain, outcome.domain)

@@ -110,6 +110,8 @@ def _parse_mechanism(qualifier: str, kind: str, rest: str, at: int) -> Mechanism
         return _parse_ip(qualifier, kind, rest, at)
     if kind in ("a", "mx"):
         cidr = _DUAL_CIDR.search(rest)
+        if cidr is None:  # the pattern matches every string (both lengths are optional)
+            raise SpfSyntaxError(f"invalid {kind} term", at)
         spec, cidr4, cidr6 = rest[: cidr.start()], cidr.group(1), cidr.group(2)
         if cidr4 is not None and int(cidr4) > 32:
             raise SpfSyntaxError(f"IPv4 prefix length /{cidr4} is larger than 32", at + cidr.start())
@@ -168,7 +170,7 @@ def _parse_ip(qualifier: str, kind: str, rest: str, at: int) -> Mechanism:
         if kind == "ip4":
             if not _IP4.match(address_text):
                 raise ValueError
-            address = ipaddress.IPv4Address(address_text)
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(address_text)
         else:
             if not _IP6_CHARS.match(address_text):  # no zone index ("%eth0") nor anything else
                 raise ValueError

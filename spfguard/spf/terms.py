@@ -46,6 +46,11 @@ class Mechanism:
         return self.kind in LOOKUP_MECHANISMS
 
     @property
+    def target(self) -> str | None:
+        """The domain-spec as written, lower case without the trailing dot (None when there is none)."""
+        return self.domain.text.lower().rstrip(".") if self.domain is not None else None
+
+    @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         """For ip4/ip6: the network authorised (host bits beyond the prefix are ignored, §5.6)."""
         if self.address is None:

@@ -22,7 +22,8 @@ def decode(data: bytes) -> str:
 def split_strings(text: str, size: int = MAX_STRING) -> list[str]:
     """Split a TXT value into character-strings of at most ``size`` bytes, never inside a UTF-8 character."""
     parts: list[str] = []
-    current, length = [], 0
+    current: list[str] = []
+    length = 0
     for ch in text:
         width = len(ch.encode("utf-8"))
         if length + width > size:

@@ -14,7 +14,7 @@ from spfguard.findings import Finding
 from spfguard.ipset import IPSet, sample_points
 from spfguard.policy import Policy, decide
 from spfguard.spf.evaluator import check_host_async
-from spfguard.tree import Node, walk
+from spfguard.tree import Node, walk_tree
 from spfguard.vendors.catalogue import Catalogue, Platform, load_catalogue
 
 
@@ -45,7 +45,7 @@ class Coverage:
     samples: int = 0  # > 0: measured with check_host() on this many addresses (a record with macros, exists, ptr)
 
     def to_json(self) -> dict:
-        out = {"status": self.status, "missing": self.missing, "via": self.via,
+        out: dict[str, object] = {"status": self.status, "missing": self.missing, "via": self.via,
                "method": "sampled" if self.samples else "exact"}
         if self.samples:
             out["samples"] = self.samples
@@ -70,7 +70,7 @@ class RangeInfo:
 
 
 async def sender_set(platform: Platform, dns: DnsClient) -> SenderSet:
-    tree = await walk(platform.include, dns)
+    tree = await walk_tree(platform.include, dns)
     problems = [n.error or n.status for n in tree.walk() if n.status != "ok"]
     problems += [t.error for n in tree.walk() for t in n.terms if t.error]
     policy = decide(tree)
@@ -93,8 +93,8 @@ def _root_terms(root: Node):
             continue
         if mech.network is not None:
             yield mech.render(), {mech.network.version: IPSet.of(mech.network.version, [mech.network])}
-        elif mech.kind == "include" and infos.get(mech.render()) and infos[mech.render()].child is not None:
-            policy = decide(infos[mech.render()].child)
+        elif mech.kind == "include" and (child := getattr(infos.get(mech.render()), "child", None)) is not None:
+            policy = decide(child)
             yield mech.render(), {4: policy.passes(4), 6: policy.passes(6)}
 
 
@@ -121,7 +121,7 @@ MAX_SAMPLES = 512  # check_host() evaluations per platform
 def depends_on_the_message(policy: Policy, sender: SenderSet) -> bool:
     """Whether a term that cannot be decided statically (a macro include, exists, ptr) is reached for some of the
     platform's addresses: then only check_host() itself can tell what they get."""
-    return any(policy.family(v).conditional is not None and policy.family(v).conditional & sender.family(v)
+    return any((conditional := policy.family(v).conditional) is not None and bool(conditional & sender.family(v))
                for v in (4, 6))
 
 

@@ -68,7 +68,7 @@ class EndpointData:
 
     def exchange_smtp_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """Exchange Online's mail-flow ranges: Exchange endpoint sets that use TCP port 25."""
-        networks = []
+        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for endpoint_set in self.sets:
             ports = {p.strip() for p in str(endpoint_set.get("tcpPorts", "")).split(",")}
             if endpoint_set.get("serviceArea") == "Exchange" and "25" in ports:

@@ -79,7 +79,7 @@ class PowerDnsProvider(Provider):
     # ---- the API --------------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, what: str, body: dict | None = None) -> Any:
-        headers = {"X-API-Key": self._key, "Accept": "application/json"}
+        headers = {"X-API-Key": self._key or "", "Accept": "application/json"}
         data = None
         if body is not None:
             data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"

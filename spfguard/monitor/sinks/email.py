@@ -59,7 +59,7 @@ def send_mail(settings: EmailSettings, subject: str, body: str, timeout: float =
     message["Subject"] = subject
     message.set_content(body + "\n")
     smtp = smtplib.SMTP(timeout=timeout + 1)  # per read; the total deadline below decides
-    smtp._host = settings.host  # type: ignore[attr-defined]  # the name STARTTLS checks the certificate against
+    setattr(smtp, "_host", settings.host)  # noqa: B010 - the name STARTTLS checks the certificate against
     try:
         with Deadline(timeout, f"mail server {settings.host}:{settings.port}", lambda: smtp.sock):
             smtp.connect(settings.host, settings.port)
