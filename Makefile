@@ -26,8 +26,9 @@ install: $(VENV)/.installed-test
 demo: $(VENV)/.installed-core
 	$(BIN)/spfguard check aacn.org --zone fixtures/zones
 
+# independent tests run on every core (pytest-xdist); the 1,000-domain report page is a benchmark (make bench)
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 conformance: $(VENV)/.installed-core
 	$(BIN)/python -m spfguard.conformance fixtures/conformance/rfc7208-tests.yml fixtures/conformance/rfc4408-tests.yml

@@ -91,8 +91,10 @@ class Finding:
     term: str | None = None
 
     def __post_init__(self) -> None:
-        assert self.code in CODES, self.code
-        assert self.severity in SEVERITIES, self.severity
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code!r} (add it to CODES and HINTS)")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -8,7 +8,7 @@ from spfguard.dns.base import within
 from spfguard.findings import Finding
 from spfguard.ipset import IPSet
 from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT
-from spfguard.spf.terms import QUALIFIER_RESULTS
+from spfguard.spf.terms import QUALIFIER_RESULTS, Mechanism
 from spfguard.tree import Node
 
 WIDE_PREFIX = {4: 8, 6: 32}  # ranges this wide or wider are "permissive"
@@ -25,7 +25,7 @@ def _effective_chain(root: Node) -> list[Node]:
     """The root and the records it redirects to: their ``all`` decides the domain's default."""
     chain, node = [root], root
     while node.parsed is not None and node.parsed.effective_redirect is not None:
-        child = next((c for c in node.children if c.via and c.via.startswith("redirect=")), None)
+        child = next((c for c in node.children if c.by_redirect), None)
         if child is None:
             break
         chain.append(child)
@@ -113,7 +113,7 @@ def _node_status_findings(node: Node, where: str, *, is_root: bool) -> list[Find
     if is_root:
         return [Finding("no-record", "error", f"{node.name} has no SPF record: receivers cannot tell its "
                         "senders from forgers", where)]
-    kind = "redirect target" if (node.via or "").startswith("redirect=") else "included domain"
+    kind = "redirect target" if node.by_redirect else "included domain"
     return [Finding("include-no-record", "error", f"{kind} {node.name}: {node.error}; receivers return permerror",
                     where)]
 
@@ -180,10 +180,10 @@ def _effective_ranges(node: Node, qualifier: str | None, path: tuple[str, ...]):
     for info in node.terms:
         if info.child is None:
             continue
-        if info.term.lower().startswith("redirect="):
+        if info.child.by_redirect:
             yield from _effective_ranges(info.child, qualifier, path)
         else:
-            result = QUALIFIER_RESULTS[info.term[0] if info.term[0] in "+-~?" else ""]
+            result = info.ref.result if isinstance(info.ref, Mechanism) else QUALIFIER_RESULTS[""]
             yield from _effective_ranges(info.child, result if qualifier is None else qualifier, path)
 
 

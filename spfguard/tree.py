@@ -30,16 +30,30 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from spfguard.dns.base import Answer, DnsClient, Status
 from spfguard.spf.errors import SpfSyntaxError
-from spfguard.spf.evaluator import truncate_domain, valid_domain, valid_name
 from spfguard.spf.macro import expand_static
+from spfguard.spf.names import truncate_domain, valid_domain, valid_name
 from spfguard.spf.parser import parse_record
 from spfguard.spf.terms import Mechanism, Modifier, Record, Term
 from spfguard.spf.txt import select_record
 
 MAX_NODES = 200  # a tree this large is broken anyway; stop expanding rather than exhaust memory
+
+
+class NodeStatus(StrEnum):
+    """What reading a record of the tree gave."""
+
+    OK = "ok"
+    NO_RECORD = "no-record"
+    MULTIPLE_RECORDS = "multiple-records"
+    SYNTAX_ERROR = "syntax-error"
+    TEMPERROR = "temperror"
+    LOOP = "loop"
+    INVALID = "invalid"
+    TRUNCATED = "truncated"
 
 
 @dataclass
@@ -78,7 +92,7 @@ class TermInfo:
 class Node:
     name: str
     via: str | None = None  # the parent's term that led here, e.g. "include:_spf.google.com"
-    status: str = "ok"  # ok | no-record | multiple-records | syntax-error | temperror | loop | invalid | truncated
+    status: NodeStatus = NodeStatus.OK
     record: str | None = None
     candidates: tuple[str, ...] = ()
     error: str | None = None
@@ -86,6 +100,11 @@ class Node:
     parsed: Record | None = None
     terms: list[TermInfo] = field(default_factory=list)
     cumulative: int = 0  # lookups counted when evaluation finishes this node (worst case, in order)
+
+    @property
+    def by_redirect(self) -> bool:
+        """Reached through a ``redirect=`` (RFC 7208 §6.1), not an include."""
+        return (self.via or "").lower().startswith("redirect=")
 
     @property
     def children(self) -> list[Node]:
@@ -130,32 +149,32 @@ class _Walk:
         node = Node(name=name, via=via)
         self.nodes += 1
         if name.lower() in ancestors:
-            node.status, node.error = "loop", f"{name} includes itself through {' -> '.join(ancestors)}"
+            node.status, node.error = NodeStatus.LOOP, f"{name} includes itself through {' -> '.join(ancestors)}"
             return node
         if self.nodes > MAX_NODES:
-            node.status, node.error = "truncated", f"tree larger than {MAX_NODES} records: not expanded"
+            node.status, node.error = NodeStatus.TRUNCATED, f"tree larger than {MAX_NODES} records: not expanded"
             return node
         if not valid_domain(name):
-            node.status, node.error = "invalid", f"{name!r} is not a valid domain name"
+            node.status, node.error = NodeStatus.INVALID, f"{name!r} is not a valid domain name"
             return node
         answer = await self.dns.query(name, "TXT")
         if answer.status is Status.TEMPFAIL:
-            node.status, node.error = "temperror", f"TXT lookup failed: {answer.error or 'timeout'}"
+            node.status, node.error = NodeStatus.TEMPERROR, f"TXT lookup failed: {answer.error or 'timeout'}"
             return node
         selection = select_record(answer.records)
         node.candidates = selection.candidates
         if selection.multiple:
-            node.status, node.error = "multiple-records", f"{len(selection.candidates)} SPF records"
+            node.status, node.error = NodeStatus.MULTIPLE_RECORDS, f"{len(selection.candidates)} SPF records"
             return node
         if selection.record is None:
-            node.status = "no-record"
+            node.status = NodeStatus.NO_RECORD
             node.error = "no SPF record" + (" (name does not exist)" if answer.status is Status.NXDOMAIN else "")
             return node
         node.record = selection.record
         try:
             node.parsed = parse_record(selection.record)
         except SpfSyntaxError as err:
-            node.status, node.error, node.error_position = "syntax-error", str(err), err.position
+            node.status, node.error, node.error_position = NodeStatus.SYNTAX_ERROR, str(err), err.position
             return node
         await self.expand(node, (*ancestors, name.lower()))
         return node

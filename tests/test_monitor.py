@@ -232,6 +232,10 @@ def test_auto_fix_re_flattens_when_only_vendor_ranges_drifted(knot, rfc2136, hoo
         set_record(rfc2136, vendor, original_vendor.replace(" -all", " ip4:52.104.0.0/16 -all"))
         result = monitor(config, knot.address, "--auto-fix", env=env)
         assert "auto-fix: flat.spfguard.test: re-flattened through rfc2136" in result.stdout, result.stderr
+        # the one apply flow: a backup before the write, verification at the zone's servers after it
+        (backup,) = (tmp_path / "xdg" / "spfguard" / "backups").glob("flat.spfguard.test-*.json")
+        assert json.loads(backup.read_text())["domain"] == "flat.spfguard.test"
+        assert f"verified at {knot.address}" in result.stdout
         published = " ".join(rfc2136.read_txt("flat.spfguard.test") + rfc2136.read_txt("_spf1.flat.spfguard.test"))
         assert "ip4:52.104.0.0/16" in published
         assert knot.tsig_secret not in result.stdout + result.stderr

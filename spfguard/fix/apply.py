@@ -24,7 +24,7 @@ from spfguard.dns.live import LiveDns, NameserverAddress
 from spfguard.dns.overlay import OverlayDns
 from spfguard.errors import IncompleteError, UserError
 from spfguard.findings import Finding
-from spfguard.fix.plan import Change, Plan
+from spfguard.fix.plan import Change, Plan, Verdict
 from spfguard.provider.base import Provider, same_values
 from spfguard.tables import xdg_state_home
 
@@ -258,7 +258,7 @@ def restore_plan(saved: Backup, published: dict[str, list[str]]) -> Plan:
     that was killed part-way, only the names it reached are restored). Its ``before`` is what is published now."""
     changes = [Change(c.name, tuple(published[c.name]), c.after, c.layout) for c in saved.rollback_changes()
                if not same_values(published[c.name], c.after)]
-    return Plan(saved.domain, changes, 0, 0, (0, 0), verdict="restore")
+    return Plan(saved.domain, changes, 0, 0, (0, 0), verdict=Verdict.RESTORE)
 
 
 def moved_since(saved: Backup, plan: Plan) -> list[str]:

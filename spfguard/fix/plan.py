@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from spfguard.errors import UserError
@@ -22,6 +23,20 @@ if TYPE_CHECKING:
 __all__ = ["Change", "Difference", "Flattening", "Plan", "Proposal"]
 
 PLAN_VERSION = 1
+
+
+class Verdict(StrEnum):
+    """What the proof concluded about a plan."""
+
+    EQUIVALENT = "equivalent"
+    EQUIVALENT_EXCEPT_INTENDED = "equivalent except intended differences"
+    NOT_EQUIVALENT = "NOT equivalent"
+    NOT_PROVEN = "not proven"
+    RESTORE = "restore"  # a rollback: exactly what a backup holds, not a proposal
+
+    @property
+    def proven(self) -> bool:
+        return self in (Verdict.EQUIVALENT, Verdict.EQUIVALENT_EXCEPT_INTENDED)
 
 
 @dataclass
@@ -57,7 +72,7 @@ class Plan:
     voids_after: tuple[int, int]
     actions: list[str] = field(default_factory=list)
     intended: list[Difference] = field(default_factory=list)
-    verdict: str = "not proven"  # equivalent | equivalent except intended differences | NOT equivalent
+    verdict: Verdict = Verdict.NOT_PROVEN
     proof: dict = field(default_factory=dict)
     records_after: dict[str, str] = field(default_factory=dict)  # name -> SPF record, for display
     remaining: list[str] = field(default_factory=list)  # problems the plan leaves exactly as they are today
@@ -71,7 +86,7 @@ class Plan:
 
     @property
     def proven(self) -> bool:
-        return self.verdict.startswith("equivalent")
+        return Verdict(self.verdict).proven
 
     def _changes_json(self) -> list[dict]:
         return [{**c.to_json(), "strings": [list(c.strings_for(v)) for v in c.after]} for c in self.changes]
@@ -124,7 +139,7 @@ class Plan:
         voids = data.get("void_lookups_after") or {}
         plan = cls(data["domain"], changes, lookups.get("before", 0), lookups.get("after", 0),
                    (voids.get("ipv4", 0), voids.get("ipv6", 0)), list(data.get("actions") or []),
-                   [Difference(**d) for d in data.get("intended_differences") or []], str(data.get("verdict")),
+                   [Difference(**d) for d in data.get("intended_differences") or []], _verdict(data.get("verdict")),
                    dict(data.get("proof") or {}), dict(data.get("records_after") or {}),
                    list(data.get("remaining_problems") or []), list(data.get("unfixed_errors") or []),
                    [Flattening(f["include"], list(f["ranges"])) for f in data.get("flattened") or []],
@@ -145,3 +160,8 @@ class Proposal:
 
     plan: Plan
     current: Report | None = None
+
+
+def _verdict(value: object) -> Verdict:
+    """A verdict read from a file: one spfguard writes, else "not proven"."""
+    return Verdict(value) if isinstance(value, str) and value in Verdict._value2member_map_ else Verdict.NOT_PROVEN

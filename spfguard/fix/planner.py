@@ -28,7 +28,7 @@ from spfguard.errors import PlanError
 from spfguard.fix import passes
 from spfguard.fix.chain import is_chain, split
 from spfguard.fix.merge import merge_records
-from spfguard.fix.plan import Change, Plan
+from spfguard.fix.plan import Change, Plan, Verdict
 from spfguard.fix.proof import prove
 from spfguard.fix.readset import ReadSet, ReadValues, read_txt_values
 from spfguard.ipset import IPSet
@@ -116,13 +116,13 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
         proof_json["merge"] = merge[4]
         ok = ok and not merge[4]["unintended_sample_differences"] and not merge[4]["unintended_ranges"]
     if not changes:
-        verdict = "equivalent"  # nothing is written: the published record set is the proposal
+        verdict = Verdict.EQUIVALENT  # nothing is written: the published record set is the proposal
     elif not ok:
-        verdict = "NOT equivalent"
+        verdict = Verdict.NOT_EQUIVALENT
     elif any(proof.changed.values()) or merge is not None:
-        verdict = "equivalent except intended differences"
+        verdict = Verdict.EQUIVALENT_EXCEPT_INTENDED
     else:
-        verdict = "equivalent"
+        verdict = Verdict.EQUIVALENT
     _fill_differences(state, old_policy, new_policy)
     return Plan(domain, changes, old_tree.total_lookups, lookups, (new_tree.total_voids4, new_tree.total_voids6),
                 state.actions, state.differences, verdict, proof_json, records, remaining,

@@ -233,9 +233,6 @@ class Store:
                             "LIMIT 1", (domain,))
         return _snapshot(last), _snapshot(complete)
 
-    def last_snapshot(self, domain: str, complete: bool = False) -> Snapshot | None:
-        return self.last_snapshots(domain)[1 if complete else 0]
-
     def problems(self, domain: str) -> dict[tuple[str, str], StoredProblem]:
         rows = self.rows("SELECT code, key, message, since, last_notified FROM problems WHERE domain = ?", (domain,))
         return {(c, k): StoredProblem(m, s, n) for c, k, m, s, n in rows}
@@ -333,9 +330,6 @@ class Store:
             return cursor.rowcount
 
     # ---- views -----------------------------------------------------------------------------------------
-
-    def last_ms_version(self) -> str | None:
-        return self.one("SELECT value FROM globals WHERE key = 'ms_version'")
 
     def history(self, domain: str, limit: int = 50) -> list[HistoryEntry]:
         rows = self.rows("SELECT r.id, r.started, s.incomplete, s.data FROM snapshots s JOIN runs r ON r.id = s.run_id "

@@ -109,10 +109,11 @@ def node_view(node: Node, marked, running: int = 0) -> dict:
     count = running
     for info in node.terms:
         count += info.lookups
-        view: dict[str, Any] = {"term": safe(info.term), "lookups": info.lookups, "voids4": info.voids4, "voids6": info.voids6,
-                "marked": info is marked, "running": count, "child": None,
-                "detail": "macro: resolved per message" if info.macro else
-                (f"{info.mx_hosts} MX host(s)" if info.mx_hosts else (safe(info.error) if info.error else ""))}
+        view: dict[str, Any] = {
+            "term": safe(info.term), "lookups": info.lookups, "voids4": info.voids4, "voids6": info.voids6,
+            "marked": info is marked, "running": count, "child": None,
+            "detail": "macro: resolved per message" if info.macro else
+            (f"{info.mx_hosts} MX host(s)" if info.mx_hosts else (safe(info.error) if info.error else ""))}
         if info.child is not None:
             child = node_view(info.child, marked, count)
             child["marked"] = info is marked

@@ -16,6 +16,7 @@ from spfguard.dns.base import Answer, DnsClient, Status, within
 from spfguard.spf import macro
 from spfguard.spf.errors import SpfSyntaxError
 from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, PTR_LIMIT, VOID_LIMIT
+from spfguard.spf.names import truncate_domain, valid_domain, valid_name
 from spfguard.spf.parser import parse_record
 from spfguard.spf.terms import DomainSpec, Mechanism, Record
 from spfguard.spf.txt import decode, join_strings, select_record
@@ -97,28 +98,6 @@ class _Outcome:
     record: Record | None
     path: tuple[PathStep, ...]
     reason: str
-
-
-def valid_name(name: str) -> bool:
-    """RFC 1035 §2.3.4: labels of 1..63 octets, 253 in all (no domain literals). A single label is a name too:
-    the targets of a, mx, ptr and exists are looked up whatever their label count (RFC 7208 §4.8)."""
-    name = name[:-1] if name.endswith(".") else name
-    if not name or len(name) > 253 or name.startswith("["):
-        return False
-    return all(0 < len(label) <= 63 for label in name.split("."))
-
-
-def valid_domain(name: str) -> bool:
-    """RFC 7208 §4.3: the <domain> of check_host() (the checked domain, an include or redirect target) must
-    also be a multi-label name; otherwise the result is "none"."""
-    return valid_name(name) and "." in name.rstrip(".")
-
-
-def truncate_domain(name: str) -> str:
-    """RFC 7208 §7.3: drop left-hand labels until the expanded name fits in 253 characters."""
-    while len(name.rstrip(".")) > 253 and "." in name:
-        name = name.split(".", 1)[1]
-    return name
 
 
 def sender_identity(sender: str | None, helo: str | None) -> str:

@@ -18,7 +18,6 @@ from spfguard.spf.errors import SpfSyntaxError
 MACRO_LETTERS = frozenset("slodiphcrtv")
 # RFC 7208 §7.2: "c", "r" and "t" are allowed only in "exp" text.
 EXP_ONLY_LETTERS = frozenset("crt")
-DELIMITERS = ".-+,/_="
 ESCAPES = {"%": "%", "_": " ", "-": "%20"}  # RFC 7208 §7.1: "%%", "%_", "%-"
 # RFC 3986 unreserved characters stay as they are when an upper-case macro letter asks for URL escaping.
 _UNRESERVED = "-._~"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from spfguard.dns.base import DnsClient, within
 from spfguard.findings import Finding
@@ -35,10 +36,19 @@ class SenderSet:
         return [str(n) for n in self.v4.cidrs() + self.v6.cidrs()]
 
 
+class CoverageStatus(StrEnum):
+    """How much of an expected platform's sender set the record authorises."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+    UNKNOWN = "unknown"  # the record or the platform's chain could not be read completely
+
+
 @dataclass
 class Coverage:
     platform: str
-    status: str  # full | partial | none | unknown
+    status: CoverageStatus
     missing: list[str] = field(default_factory=list)
     via: list[str] = field(default_factory=list)
     error: str | None = None
@@ -104,11 +114,12 @@ def coverage(root: Node, policy: Policy, senders: list[SenderSet]) -> dict[str, 
     for sender in senders:
         name = sender.platform.name
         if sender.error is not None or not (sender.v4 or sender.v6):
-            out[name] = Coverage(name, "unknown", error=sender.error or "the platform's SPF chain authorises nothing")
+            out[name] = Coverage(name, CoverageStatus.UNKNOWN,
+                                 error=sender.error or "the platform's SPF chain authorises nothing")
             continue
         missing = (sender.v4 - policy.passes(4)).cidrs() + (sender.v6 - policy.passes(6)).cidrs()
         covered = (sender.v4 & policy.passes(4)) or (sender.v6 & policy.passes(6))
-        status = "full" if not missing else "partial" if covered else "none"
+        status = CoverageStatus.FULL if not missing else CoverageStatus.PARTIAL if covered else CoverageStatus.NONE
         via = [text for text, sets in terms
                if any(sets.get(v) is not None and sets[v] & sender.family(v) for v in (4, 6))]
         out[name] = Coverage(name, status, [str(n) for n in missing], via)
@@ -150,11 +161,11 @@ async def sampled_coverage(domain: str, dns: DnsClient, sender: SenderSet, exact
     samples = sum(len(r) for r in outcomes.values())
     failed = sum(r.count("temperror") for r in outcomes.values())
     if failed:
-        return Coverage(exact.platform, "unknown", via=exact.via, samples=samples,
+        return Coverage(exact.platform, CoverageStatus.UNKNOWN, via=exact.via, samples=samples,
                         error=f"{failed} of {samples} sampled evaluations met a DNS failure (temperror)")
     missing = [str(n) for n, r in outcomes.items() if any(x != "pass" for x in r)]
     passed = any("pass" in r for r in outcomes.values())
-    status = "full" if not missing else "partial" if passed else "none"
+    status = CoverageStatus.FULL if not missing else CoverageStatus.PARTIAL if passed else CoverageStatus.NONE
     return Coverage(exact.platform, status, missing, exact.via, samples=samples)
 
 

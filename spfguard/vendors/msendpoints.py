@@ -27,6 +27,7 @@ from pathlib import Path
 
 from spfguard.errors import IncompleteError
 from spfguard.net import http_request
+from spfguard.tables import xdg_cache_home
 
 DEFAULT_BASE_URL = "https://endpoints.office.com"
 INSTANCES = ("Worldwide", "USGovDoD", "USGovGCCHigh", "China")
@@ -79,9 +80,8 @@ class EndpointData:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("SPFGUARD_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spfguard")
-    return Path(base)
+    override = os.environ.get("SPFGUARD_CACHE_DIR")
+    return Path(override) if override else xdg_cache_home()
 
 
 class _HttpStatus(OSError):
