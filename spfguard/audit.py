@@ -130,11 +130,12 @@ WINDOW = 256  # domains audited at once: enough to keep hundreds of queries in f
 
 
 async def audit_stream(domains: Sequence[str], dns: DnsClient, *, window: int = WINDOW, per_domain=None,
-                       **kwargs) -> AsyncIterator[tuple[int, Report]]:
+                       audit_fn=None, **kwargs) -> AsyncIterator[tuple[int, Report]]:
     """Audit up to ``window`` domains at once (sharing the DNS client and its cache) and yield each report in
     input order as soon as it and those before it are done (``per_domain(name)``: more keyword arguments for one
-    domain's audit). Tasks are started as others finish, so memory
-    stays bounded however long the list (at most ``4 × window`` finished reports wait for a slow one)."""
+    domain's audit; ``audit_fn``: the audit to run, :func:`audit` by default). Tasks are started as others finish,
+    so memory stays bounded however long the list (at most ``4 × window`` finished reports wait for a slow one)."""
+    audit_fn = audit_fn or audit
     running: dict[asyncio.Task, int] = {}
     finished: dict[int, Report] = {}
     next_start = next_out = 0
@@ -142,7 +143,7 @@ async def audit_stream(domains: Sequence[str], dns: DnsClient, *, window: int = 
         while next_out < len(domains):
             while next_start < len(domains) and len(running) < window and next_start - next_out < 4 * window:
                 extra = per_domain(domains[next_start]) if per_domain else {}  # e.g. each domain's expected senders
-                running[asyncio.ensure_future(audit(domains[next_start], dns, **kwargs, **extra))] = next_start
+                running[asyncio.ensure_future(audit_fn(domains[next_start], dns, **kwargs, **extra))] = next_start
                 next_start += 1
             if next_out in finished:
                 yield next_out, finished.pop(next_out)

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "spfguard"
 # lowest first; a module may import its own package and anything on a lower floor, nothing on its own floor or above
 LAYERS = [
-    ["errors", "textsafe", "redact", "findings", "ipset", "receivers", "net"],
+    ["errors", "textsafe", "redact", "findings", "ipset", "receivers", "net", "mail"],
     ["hostport", "textfile", "logs"],
     ["tables", "domains", "output"],
     ["dns"],

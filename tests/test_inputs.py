@@ -363,6 +363,11 @@ def test_unwritable_backup_and_state_folders(capsys, tmp_path, monkeypatch):
     state = blocker / "state" / "m.sqlite"
     config.write_text(f'[monitor]\nstate = "{state}"\n[[monitor.domains]]\nname = "aacn.org"\n')
     code, _, err = run(capsys, "monitor", "--config", config, "--once", "--zone", zones)
+    # issue #20: a state folder that is not there is a mistake to report, not one to paper over with a new store
+    assert code == 2 and "the state folder" in one_line(err) and "does not exist" in one_line(err)
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker / "xdg"))  # the default store's folder is made when it can be
+    config.write_text('[monitor]\n[[monitor.domains]]\nname = "aacn.org"\n')
+    code, _, err = run(capsys, "monitor", "--config", config, "--once", "--zone", zones)
     assert code == 2 and "cannot create the state folder" in one_line(err)
 
 

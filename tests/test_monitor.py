@@ -157,9 +157,11 @@ def test_the_lock_prevents_overlapping_runs(knot, hook, tmp_path):
     assert result.returncode == 3 and "another monitor run" in result.stderr
 
 
-def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch):
-    """Each domain is recorded in one transaction: a run that dies part-way leaves the domains it finished fully
-    recorded, the others untouched."""
+def test_a_domain_that_fails_to_record_leaves_the_store_intact_and_the_run_goes_on(knot, hook, tmp_path,
+                                                                                  monkeypatch):
+    """Each domain is recorded in one transaction: a domain whose recording fails part-way is left untouched, the
+    domains finished before it stay fully recorded — and (issue #20) the fault is that domain's: the run goes on,
+    records its end and says what failed."""
     from spfguard.dns.live import LiveDns
     from spfguard.monitor import run as run_module
 
@@ -179,15 +181,16 @@ def test_a_crashed_run_leaves_the_store_intact(knot, hook, tmp_path, monkeypatch
         return original(*args, **kwargs)
 
     monkeypatch.setattr(store, "record_domain", second_call_dies)
-    with pytest.raises(RuntimeError):
-        run_module.run_once(settings, LiveDns([knot.address]), store)
+    result = run_module.run_once(settings, LiveDns([knot.address]), store)
     store.close()
+    assert result.incomplete == [calls[1]] and "disk full" in result.errors[0] and result.exit_code == 3
     connection = sqlite3.connect(db)
     assert connection.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == before + 1
     recorded = {d for (d,) in connection.execute("SELECT domain FROM snapshots WHERE run_id = (SELECT MAX(id) FROM "
                                                  "runs)")}
     assert recorded == {calls[0]}
-    assert connection.execute("SELECT finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0] is None
+    finished, exit_code = connection.execute("SELECT finished, exit_code FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert finished is not None and exit_code == 3  # the run's end is recorded: status never says "running"
 
 
 def test_shards_split_the_domain_list(knot, hook, tmp_path):

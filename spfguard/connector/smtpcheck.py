@@ -11,11 +11,14 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
 from typing import cast
 
 from spfguard.connector.model import SmartHost, Tls
 from spfguard.dns.base import DnsClient, Status
 from spfguard.errors import SpfguardError
+from spfguard.mail import mail_headers
 from spfguard.net import Deadline, DeadlineExceeded
 
 
@@ -193,9 +196,12 @@ class _Session:
             self.client.rset()
             raise StepFailed(f"RCPT TO:<{address}> refused: {code} {reply.decode(errors='replace')}")
         if self.options.send_test:
-            message = (f"From: <{self.options.mail_from or 'postmaster@' + self.options.helo}>\r\nTo: <{address}>\r\n"
-                       "Subject: spfguard connector validation\r\n\r\nA test message sent by spfguard connector "
-                       "validate --send-test.\r\n")
+            sender = self.options.mail_from or f"postmaster@{self.options.helo}"
+            test = EmailMessage()
+            test["From"], test["To"], test["Subject"] = sender, address, "spfguard connector validation"
+            mail_headers(test, sender)
+            test.set_content("A test message sent by spfguard connector validate --send-test.\n")
+            message = test.as_bytes(policy=SMTP)
             code, reply = self.client.data(message)
             if code != 250:
                 raise StepFailed(f"the test message was refused: {code} {reply.decode(errors='replace')}")

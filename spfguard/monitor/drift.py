@@ -5,17 +5,20 @@ Two kinds of events:
 * changes, reported once when they happen: ``record-changed`` (which name, old → new) and ``ranges-changed``
   (which include, which CIDRs appeared or vanished);
 * problems, which are states: ``lookups-over-limit``, ``lookups-near-limit``, ``void-over-limit``,
-  ``coverage-lost``, ``spf-error`` (any other error finding: a syntax error, +all, a missing include target…)
-  and ``check-failing`` (temporary DNS failures on two runs in a row — a
-  single timeout is not an alert). The caller notifies when a problem starts, optionally reminds, and sends
-  ``resolved`` when it clears.
+  ``coverage-lost``, ``spf-error`` (any other error finding: a syntax error, +all, a missing include target…),
+  ``ranges-changed`` for an include the domain has flattened (its copy is stale: the include authorises ranges
+  the published record does not — open until the record authorises them again, by a re-flatten or by hand)
+  and ``check-failing`` (temporary DNS failures on two runs in a row — a single timeout is not an alert). The
+  caller notifies when a problem starts, optionally reminds, and sends ``resolved`` when it clears.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field
 
 from spfguard.dns.base import within
+from spfguard.ipset import IPSet
 from spfguard.monitor.snapshot import Snapshot
 from spfguard.vendors.catalogue import load_catalogue
 
@@ -63,6 +66,8 @@ def changes(current: Snapshot, previous: Snapshot | None) -> list[Event]:
     for name in sorted(set(old_ranges) & set(new_ranges)):
         added = sorted(set(new_ranges[name]) - set(old_ranges[name]))
         removed = sorted(set(old_ranges[name]) - set(new_ranges[name]))
+        if name in current.flattened and _missing(current, name):
+            continue  # a stale flattened copy is a problem of its own, open until it is repaired
         if added or removed:
             parts = []
             if added:
@@ -103,4 +108,26 @@ def problems(current: Snapshot, previous: Snapshot | None, warn_lookups: int) ->
                                                  f"({cov['status']}; missing {missing})"
     for code in sorted(current.codes("error") - set(COVERED_ELSEWHERE)):
         found[("spf-error", code)] = f"{domain}: SPF error {code} (see `spfguard check {domain}`)"
+    for include in sorted(current.flattened):
+        stale = _missing(current, include)
+        if stale:
+            shown = ", ".join(stale[:5]) + (" …" if len(stale) > 5 else "")
+            found[("ranges-changed", include)] = (
+                f"{_owner(include)} ({include}) added {len(stale)} range{'s' if len(stale) != 1 else ''} "
+                f"({shown}) that {domain}'s flattened copy does not authorise: re-flatten it (`spfguard fix "
+                f"{domain}`, or `monitor --auto-fix`)")
     return found
+
+
+def _missing(snapshot: Snapshot, include: str) -> list[str]:
+    """Ranges a flattened include authorises now that the published record does not (its copy is stale)."""
+    now = snapshot.include_ranges.get(include)
+    if now is None or include not in snapshot.flattened:
+        return []  # the include could not be read this run: nothing to say
+    authorised = {v: IPSet.of(v, [c for c in snapshot.ranges.get("pass", [])]) for v in (4, 6)}
+    out = []
+    for cidr in now:
+        network = ipaddress.ip_network(cidr)
+        if not IPSet.of(network.version, [network]).issubset(authorised[network.version]):
+            out.append(cidr)
+    return out

@@ -5,7 +5,7 @@ the monitor reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from spfguard.tables import resolve_path, xdg_state_home
@@ -17,6 +17,7 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 class StateLocation:
     path: Path | None = None  # a SQLite file
     url: str | None = None  # postgresql://… (may hold a password: never shown whole)
+    default: bool = field(default=False, compare=False)  # $XDG_STATE_HOME's: its folder may be created
 
     @property
     def is_postgres(self) -> bool:
@@ -40,9 +41,30 @@ def state_location(text: str | None, base: Path | None) -> StateLocation:
     if text is None:
         return default_state()
     if text.startswith(POSTGRES_SCHEMES):
+        _check_url(text)
         return StateLocation(url=text)
     return StateLocation(path=resolve_path(text, base))
 
 
 def default_state() -> StateLocation:
-    return StateLocation(path=xdg_state_home() / "monitor.sqlite")
+    return StateLocation(path=xdg_state_home() / "monitor.sqlite", default=True)
+
+
+def _check_url(url: str) -> None:
+    """A PostgreSQL URL must parse before it is used; its password is registered as a secret (masked wherever a
+    library echoes it). A URL that does not parse is named by its scheme alone."""
+    import urllib.parse
+
+    from spfguard.errors import UserError
+    from spfguard.redact import remember
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+        password = parts.password
+    except ValueError:
+        raise UserError("state: not a valid postgresql:// URL (check its port and quoting; percent-encode "
+                        "/ ? # @ : and spaces in the password)") from None
+    if password:
+        remember(password)
+        remember(urllib.parse.unquote(password))

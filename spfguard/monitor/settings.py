@@ -54,6 +54,7 @@ class AlertSettings:
     default: Route = field(default_factory=Route)
     tenants: dict[str, Route] = field(default_factory=dict)
     timeout: float = 20.0  # total seconds for one delivery, however slowly the other end answers
+    lease: float = 300.0  # seconds a sender keeps its claim on deliveries it is sending
 
     def route_name(self, tenant: str | None) -> str:
         return tenant if tenant is not None and tenant in self.tenants else "default"
@@ -139,8 +140,13 @@ def _domain_table(entry: dict, where: str, platforms) -> DomainSettings:
 
 def parse_alerts(config: dict[str, Any]) -> AlertSettings:
     alerts = section(config, "alerts")
-    check_keys(alerts, "[alerts]", (*SINKS, "tenants", "timeout"))
+    check_keys(alerts, "[alerts]", (*SINKS, "tenants", "timeout", "lease", "heartbeat", "from"))
     settings = AlertSettings(_route(alerts, "alerts"), timeout=get_number(alerts, "timeout", "alerts", 20, 1, 600))
+    if "lease" in alerts:
+        settings.lease = parse_duration(alerts["lease"], "alerts.lease", 1)
+    if settings.lease < settings.timeout:
+        raise ConfigError(f"alerts.lease: {settings.lease:g}s is shorter than alerts.timeout "
+                          f"({settings.timeout:g}s): a slow send would lose its claim while it is still sending")
     tenants = section(alerts, "tenants", "[alerts]")
     for name, table in tenants.items():
         where = f"alerts.tenants.{name}"

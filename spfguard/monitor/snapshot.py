@@ -30,6 +30,7 @@ class Snapshot:
     records: dict[str, str] = field(default_factory=dict)  # name -> record text, or "(status)"
     ranges: dict[str, list[str]] = field(default_factory=dict)  # result -> CIDRs
     include_ranges: dict[str, list[str]] = field(default_factory=dict)  # include -> the ranges it authorises
+    flattened: dict[str, list[str]] = field(default_factory=dict)  # provenance: include -> the ranges copied from it
     lookups: int = 0
     verdict: str | None = None
     void_lookups: int = 0
@@ -67,13 +68,15 @@ class Snapshot:
                 findings.append(FindingRef(str(item.get("severity")), str(item.get("code"))))
         known = {k: data[k] for k in ("incomplete", "records", "ranges", "include_ranges", "lookups", "verdict",
                                       "void_lookups", "void_lookups_ipv6", "coverage", "ms_version", "errors",
-                                      "limits") if k in data}
+                                      "limits", "flattened") if k in data}
         return cls(data["domain"], findings=findings, format=version, **known)
 
 
-def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, list[str]] | None = None) -> Snapshot:
+def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, list[str]] | None = None,
+         flattened: dict[str, list[str]] | None = None) -> Snapshot:
     """``senders``: the expected platforms' sender sets, whose changes matter even under a flattened record;
-    ``sources``: include -> its current ranges, for the includes the domain has flattened (provenance)."""
+    ``sources``: include -> its current ranges, for the includes the domain has flattened; ``flattened``: the
+    provenance itself (include -> the ranges copied into the record when it was flattened)."""
     tree = report.tree
     policy = decide(tree) if tree.parsed is not None else None
     includes = {}
@@ -105,4 +108,5 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
         ms_version=ms_version,
         findings=sorted({FindingRef(f.severity, f.code) for f in report.findings}, key=lambda f: (f.severity, f.code)),
         errors=[f.message for f in report.findings if f.severity == "error" and f.code == "temporary-failure"],
+        flattened=dict(flattened or {}),
     )

@@ -36,30 +36,37 @@ class DomainStep:
 
 def step(domain: str, tenant: str | None, snapshot: Snapshot, last: Snapshot | None, last_complete: Snapshot | None,
          stored: dict[tuple[str, str], StoredProblem], *, now: float, warn_lookups: int = 9,
-         remind_after: float | None = None) -> DomainStep:
+         remind_after: float | None = None, notified: dict[tuple[str, str], float] | None = None) -> DomainStep:
     """Changes are reported once, when they happen; problems when they start (and, with ``remind_after``, again
     while they last); a problem that clears is ``resolved`` — except that an incomplete check can only decide
-    ``check-failing``."""
+    ``check-failing``. Throttled: a problem announced less than ``remind_after`` ago (``notified``: when each
+    (code, key) of the domain was last announced) that clears and comes back is not announced again before then,
+    nor is its clearing — one alert per domain per problem per ``remind_after``, however it flaps."""
     result = DomainStep(incomplete=snapshot.incomplete)
     current = drift.problems(snapshot, last, warn_lookups)
     for (code, key), message in current.items():
         known = stored.get((code, key))
         if known is None:
+            last_said = (notified or {}).get((code, key))
+            if remind_after is not None and last_said is not None and now - last_said < remind_after:
+                result.updates.append(ProblemUpdate(code, key, message, now, last_said))  # not announced
+                continue
             result.events.append(Event(domain, code, key, message, tenant=tenant))
             result.updates.append(ProblemUpdate(code, key, message, now, now))
             continue
-        notified = known.last_notified
-        if remind_after is not None and now - notified >= remind_after:
+        said = known.last_notified
+        if remind_after is not None and now - said >= remind_after:
             result.events.append(Event(domain, code, key, "still: " + message, tenant=tenant))
-            notified = now
-        result.updates.append(ProblemUpdate(code, key, message, known.since, notified))
+            said = now
+        result.updates.append(ProblemUpdate(code, key, message, known.since, said))
     for (code, key), known in stored.items():
         if (code, key) in current:
             continue
         if snapshot.incomplete and code != "check-failing":
             continue  # cannot tell whether it cleared
-        result.events.append(Event(domain, "resolved", f"{code}:{key}".rstrip(":"), f"resolved: {known.message}",
-                                   {"problem": code}, tenant=tenant))
+        if known.last_notified >= known.since:  # its opening was announced: so is its clearing
+            result.events.append(Event(domain, "resolved", f"{code}:{key}".rstrip(":"),
+                                       f"resolved: {known.message}", {"problem": code}, tenant=tenant))
         result.updates.append(ProblemUpdate(code, key))
     for event in drift.changes(snapshot, last_complete):
         event.tenant = tenant

@@ -10,8 +10,17 @@
   ``acme/email`` …) in that same transaction, and marked delivered in one transaction right after the sink
   accepted it: a run killed before sending sends on the next run (nothing lost), one that already sent does not
   send again; a failing sink keeps only its own deliveries pending.
+* **Exactly once.** A sender *claims* the deliveries it is about to send, with a lease (``FOR UPDATE SKIP
+  LOCKED`` on PostgreSQL, an immediate transaction on SQLite), so shards that finish together never post the
+  same alert twice; a claim whose lease expired (a sender killed while sending) is taken over. Each claimed
+  batch has a key, kept until it is delivered: a batch sent again after a crash between sending and recording
+  carries the same key (the webhook's ``Idempotency-Key``, the mail's ``Message-ID``) so the receiver can drop
+  that one duplicate.
 * **Retention.** ``prune(keep_runs)`` deletes snapshots older than the last N runs of a shard (the latest, and
   the latest complete, snapshot of every domain are always kept); problems, events and deliveries stay.
+* **Errors are one line.** A database that goes away, turns read-only or refuses a privilege mid-run is a
+  :class:`StoreError` (exit 3) naming the store, never a traceback; read-only commands open the store read-only
+  and never create a schema or a folder.
 """
 
 from __future__ import annotations
@@ -19,10 +28,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,12 +43,28 @@ from spfguard.monitor.drift import Event
 from spfguard.monitor.location import StateLocation, state_location
 from spfguard.monitor.snapshot import SNAPSHOT_FORMAT, Snapshot
 from spfguard.monitor.step import ProblemUpdate, StoredProblem
+from spfguard.redact import redact
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 2: shards, outbox, retention (0.1 fleet); 3: delivery claims (lease, batch key)
+READABLE_FROM = 2  # read-only commands read stores this old without migrating them
+MAX_EVENTS_PER_BATCH = 200  # a first run over a large fleet: several messages, not one enormous one
 
 
 class Busy(IncompleteError):
     """Another run of the same shard holds the store: not starting a second one (exit 3: try later)."""
+
+
+class StoreError(IncompleteError):
+    """The store failed under us (gone, read-only, no privilege): exit 3, the run's other work kept."""
+
+
+@dataclass
+class Batch:
+    """Deliveries claimed together: sent as one message, identified by ``key`` until they are delivered."""
+
+    sink: str
+    key: str
+    events: list[Event]
 
 
 class ShardRun(NamedTuple):
@@ -104,7 +132,7 @@ def _schema(serial: str, real: str) -> list[str]:
         "code TEXT, key TEXT, message TEXT, data TEXT)",
         "CREATE INDEX IF NOT EXISTS events_domain ON events (domain, at)",
         f"CREATE TABLE IF NOT EXISTS deliveries (event_id INTEGER, sink TEXT, delivered {real}, attempts INTEGER, "
-        "last_error TEXT, PRIMARY KEY (event_id, sink))",
+        f"last_error TEXT, claimed_by TEXT, claimed_at {real}, claim_key TEXT, PRIMARY KEY (event_id, sink))",
         "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (sink) WHERE delivered IS NULL",
         f"CREATE TABLE IF NOT EXISTS problems (domain TEXT, code TEXT, key TEXT, message TEXT, since {real}, "
         f"last_notified {real}, tenant TEXT, PRIMARY KEY (domain, code, key))",
@@ -126,8 +154,17 @@ class Store:
     def _sql(self, query: str) -> str:
         return query if self.placeholder == "?" else query.replace("?", self.placeholder)
 
+    db_errors: tuple[type[BaseException], ...] = ()
+
     def execute(self, query: str, params: tuple = ()):
-        return self.conn.execute(self._sql(query), params)
+        try:
+            return self.conn.execute(self._sql(query), params)
+        except self.db_errors as err:
+            raise self.failure(err) from None
+
+    def failure(self, err: BaseException) -> StoreError:
+        """A database error as one line naming the store (the URL's password never shown)."""
+        return StoreError(f"state store {self.location}: {redact(first_line(err, limit=300))}")
 
     def rows(self, query: str, params: tuple = ()) -> list[tuple]:
         return list(self.execute(query, params).fetchall())
@@ -159,20 +196,45 @@ class Store:
 
     # ---- schema ----------------------------------------------------------------------------------------
 
+    def _version(self) -> int:
+        tables = self._tables()
+        return int(self.one("SELECT value FROM meta WHERE key = 'schema_version'") or 0) \
+            if "meta" in tables else (1 if "runs" in tables else 0)
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise UserError(f"state store {self.location} has schema version {version}, newer than this spfguard "
+                            f"understands ({SCHEMA_VERSION}): upgrade spfguard (a newer version wrote it)")
+
     def _prepare(self, serial: str, real: str) -> None:
         with self.transaction():
-            tables = self._tables()
-            version = int(self.one("SELECT value FROM meta WHERE key = 'schema_version'") or 0) \
-                if "meta" in tables else (1 if "runs" in tables else 0)
-            if version > SCHEMA_VERSION:
-                raise UserError(f"state store {self.location} has schema version {version}, newer than this spfguard "
-                                f"understands ({SCHEMA_VERSION}): upgrade spfguard (a newer version wrote it)")
+            version = self._version()
+            self._refuse_newer(version)
             if version == 1:
                 self._migrate_from_1(real)
+            if version in (1, 2):
+                self._migrate_from_2(real)
             for statement in _schema(serial, real):
                 self.execute(statement)
             self.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
                          "SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    def _check_readable(self) -> None:
+        """Read-only: the schema must be there already (nothing is created), in a version this program reads."""
+        version = self._version()
+        if version == 0:
+            raise UserError(f"no spfguard state in {self.location}: has the monitor run yet? (--state or --config)")
+        self._refuse_newer(version)
+        if version < READABLE_FROM:
+            raise UserError(f"state store {self.location} has schema version {version}: run the monitor once to "
+                            "migrate it")
+
+    def _migrate_from_2(self, real: str) -> None:
+        """Version 3: deliveries are claimed with a lease and sent in batches with a key."""
+        if "deliveries" not in self._tables():
+            return
+        for column, kind in (("claimed_by", "TEXT"), ("claimed_at", real), ("claim_key", "TEXT")):
+            self.execute(f"ALTER TABLE deliveries ADD COLUMN {column} {kind}")
 
     def _tables(self) -> set[str]:
         raise NotImplementedError
@@ -233,6 +295,11 @@ class Store:
                             "LIMIT 1", (domain,))
         return _snapshot(last), _snapshot(complete)
 
+    def last_notified(self, domain: str) -> dict[tuple[str, str], float]:
+        """When each (code, key) of the domain was last announced, open or not (for throttling)."""
+        return {(code, key): at for code, key, at in
+                self.rows("SELECT code, key, MAX(at) FROM events WHERE domain = ? GROUP BY code, key", (domain,))}
+
     def problems(self, domain: str) -> dict[tuple[str, str], StoredProblem]:
         rows = self.rows("SELECT code, key, message, since, last_notified FROM problems WHERE domain = ?", (domain,))
         return {(c, k): StoredProblem(m, s, n) for c, k, m, s, n in rows}
@@ -286,17 +353,43 @@ class Store:
         return [Event(domain, code, key, message, json.loads(data or "{}"), tenant, event_id)
                 for event_id, domain, tenant, code, key, message, data in rows]
 
+    def claim(self, sink: str, worker: str, now: float, lease: float,
+              batch_size: int = MAX_EVENTS_PER_BATCH) -> list[Batch]:
+        """Take the deliveries of ``sink`` nobody is sending (never claimed, released after a failure, or whose
+        claim is older than ``lease`` seconds): batches that were claimed before keep their key, new ones get
+        one."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.placeholder != "?" else ""
+        with self.transaction():
+            rows = self.rows(f"SELECT event_id, claim_key FROM deliveries WHERE sink = ? AND delivered IS NULL AND "
+                             f"(claimed_at IS NULL OR claimed_at < ?) ORDER BY event_id{lock}", (sink, now - lease))
+            keys: dict[str, list[int]] = {}
+            fresh: list[int] = []
+            for event_id, key in rows:
+                (keys.setdefault(key, []) if key else fresh).append(event_id)
+            for start in range(0, len(fresh), batch_size):
+                keys[f"spfguard-{uuid.uuid4().hex}"] = fresh[start:start + batch_size]
+            for key, ids in keys.items():
+                for event_id in ids:
+                    self.execute("UPDATE deliveries SET claimed_by = ?, claimed_at = ?, claim_key = ? WHERE "
+                                 "event_id = ? AND sink = ?", (worker, now, key, event_id, sink))
+        events = {e.id: e for e in self.pending(sink)}
+        return [Batch(sink, key, [events[i] for i in ids if i in events])
+                for key, ids in sorted(keys.items(), key=lambda kv: min(kv[1]))]
+
     def delivered(self, sink: str, events: list[Event], at: float) -> None:
         with self.transaction():
             for event in events:
-                self.execute("UPDATE deliveries SET delivered = ?, attempts = attempts + 1, last_error = NULL "
-                             "WHERE event_id = ? AND sink = ?", (at, event.id, sink))
+                self.execute("UPDATE deliveries SET delivered = ?, attempts = attempts + 1, last_error = NULL, "
+                             "claimed_by = NULL, claimed_at = NULL WHERE event_id = ? AND sink = ?",
+                             (at, event.id, sink))
 
     def failed(self, sink: str, events: list[Event], error: str) -> None:
+        """Not delivered: the claim is released (the batch keeps its key for the next attempt)."""
         with self.transaction():
             for event in events:
-                self.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE event_id = ? "
-                             "AND sink = ?", (error[:500], event.id, sink))
+                self.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, claimed_by = NULL, "
+                             "claimed_at = NULL WHERE event_id = ? AND sink = ?", (redact(error)[:500], event.id,
+                                                                                  sink))
 
     # ---- provenance ------------------------------------------------------------------------------------
 
@@ -381,35 +474,50 @@ class Store:
 
 
 class SqliteStore(Store):
-    def __init__(self, path: Path | str):
+    db_errors = (sqlite3.Error,)
+
+    def __init__(self, path: Path | str, *, read_only: bool = False, make_folder: bool = True):
         path = Path(path)
         self.path = path
         self.location = str(path)
         self._target = StateLocation(path=path)
+        if read_only:
+            if not path.is_file():
+                raise UserError(f"no state store at {path}: has the monitor run yet? (--state FILE or --config FILE)")
+        elif make_folder:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UserError(f"cannot create the state folder {path.parent}: {err.strerror} (set [monitor] state "
+                                "or --state to a writable place)") from None
+        elif not path.parent.is_dir():
+            raise UserError(f"the state folder {path.parent} does not exist: create it, or correct [monitor] state "
+                            "or --state (a new store there would re-alert every problem)")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UserError(f"cannot create the state folder {path.parent}: {err.strerror} (set [monitor] state or "
-                            "--state to a writable place)") from None
-        try:
+            if read_only:
+                self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                            timeout=60)
+                self._check_readable()
+                return
             self.conn = sqlite3.connect(path, isolation_level=None, timeout=60)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self._prepare("INTEGER PRIMARY KEY", "REAL")
-        except sqlite3.DatabaseError as err:
-            raise UserError(f"state store {path}: {err}") from None
+        except (sqlite3.DatabaseError, StoreError) as err:
+            raise UserError(f"state store {path}: {str(err).removeprefix(f'state store {path}: ')}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self.conn.in_transaction:  # nested: part of the enclosing one
             yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.execute("BEGIN IMMEDIATE")  # the writer's lock at once: a claim is exclusive
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self.execute("COMMIT")
 
     def insert_id(self, query: str, params: tuple) -> int:
         return self.execute(query, params).lastrowid
@@ -427,25 +535,34 @@ class SqliteStore(Store):
 class PostgresStore(Store):
     placeholder = "%s"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, read_only: bool = False):
         try:
             import psycopg
         except ImportError:
             raise UserError("state = \"postgresql://…\" needs psycopg: pipx inject spfguard 'psycopg[binary]' (or "
                             "install spfguard[postgresql])") from None
+        self.db_errors = (psycopg.Error,)
         self._target = StateLocation(url=url)
         self.location = str(self._target)
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
-            raise IncompleteError(f"state store {self.location}: cannot connect: {first_line(err, limit=1000)}") \
+            raise StoreError(f"state store {self.location}: cannot connect: {redact(first_line(err, limit=300))}") \
                 from None
-        self._prepare("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION")
+        except Exception:  # noqa: BLE001 - libpq's parser rejects a malformed URL in many ways; none is shown
+            raise UserError(f"state store {self.location}: not a valid postgresql:// URL") from None
+        if read_only:
+            self._check_readable()
+        else:
+            self._prepare("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.conn.transaction():
-            yield
+        try:
+            with self.conn.transaction():
+                yield
+        except self.db_errors as err:  # a commit refused (read-only, connection lost)
+            raise self.failure(err) from None
 
     def insert_id(self, query: str, params: tuple) -> int:
         return self.execute(query + " RETURNING id", params).fetchone()[0]
@@ -473,14 +590,21 @@ class PostgresStore(Store):
             self.execute("SELECT pg_advisory_unlock(hashtext('spfguard-schema'))")
 
 
-def open_store(location: StateLocation | str | os.PathLike) -> Store:
+def open_store(location: StateLocation | str | os.PathLike, *, read_only: bool = False) -> Store:
     """The store at ``location`` (:func:`~spfguard.monitor.location.state_location` decides what a text
-    means): the shared PostgreSQL store, or a SQLite file."""
+    means): the shared PostgreSQL store, or a SQLite file. ``read_only``: for commands that only look (status,
+    history, report, digest) — nothing is created, and a read-only database role is enough. Only the default
+    location's folder is created; another folder must exist (a typo must not start a fresh history)."""
     if not isinstance(location, StateLocation):
         location = state_location(str(location), None)
     if location.url is not None:
-        return PostgresStore(location.url)
-    return SqliteStore(location.path or Path("monitor.sqlite"))
+        return PostgresStore(location.url, read_only=read_only)
+    return SqliteStore(location.path or Path("monitor.sqlite"), read_only=read_only, make_folder=location.default)
+
+
+def worker_id(shard: str) -> str:
+    """Who claims deliveries: this host, process and shard."""
+    return f"{socket.gethostname()}:{os.getpid()}:{shard}"
 
 
 def _snapshot(data: str | None) -> Snapshot | None:
@@ -504,6 +628,6 @@ def locked(path: Path):
         yield
 
 
-__all__ = ["SCHEMA_VERSION", "SNAPSHOT_FORMAT", "Busy", "HistoryEntry", "Latest", "OpenProblem", "PostgresStore",
-           "ProblemUpdate", "ShardRun", "SqliteStore", "Store", "StoredProblem", "locked", "open_store", "sink_key",
-           "split_sink_key"]
+__all__ = ["SCHEMA_VERSION", "SNAPSHOT_FORMAT", "Batch", "Busy", "HistoryEntry", "Latest", "OpenProblem",
+           "PostgresStore", "ProblemUpdate", "ShardRun", "SqliteStore", "Store", "StoreError", "StoredProblem",
+           "locked", "open_store", "sink_key", "split_sink_key", "worker_id"]

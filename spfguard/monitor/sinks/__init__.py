@@ -20,6 +20,9 @@ from spfguard.tables import ConfigError, nearest
 SINKS: dict[str, str] = {
     "webhook": "spfguard.monitor.sinks.webhook:WebhookSink",
     "email": "spfguard.monitor.sinks.email:EmailSink",
+    "slack": "spfguard.monitor.sinks.slack:SlackSink",
+    "teams": "spfguard.monitor.sinks.teams:TeamsSink",
+    "apprise": "spfguard.monitor.sinks.apprise:AppriseSink",
 }
 
 
