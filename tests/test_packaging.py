@@ -124,3 +124,33 @@ def test_every_offline_readme_example_runs(installed, tmp_path):
         proc = subprocess.run([str(installed), *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
         assert proc.returncode in (0, 1), f"{command}: exit {proc.returncode}\n{proc.stderr}"
         assert "internal error" not in proc.stderr and proc.stdout.strip(), command
+
+
+@pytest.fixture(scope="module")
+def core_alone(wheels, tmp_path_factory):
+    """The core wheel alone in a fresh venv, its dependencies as pip resolves them today (no plugin pins an
+    older cryptography here)."""
+    venv = tmp_path_factory.mktemp("core-venv")
+    _run(sys.executable, "-m", "venv", venv)
+    core = next(w for w in wheels if w.name.startswith("spfguard-0"))
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", core)
+    return venv / "bin" / "spfguard"
+
+
+def test_quiet_prints_nothing_on_a_healthy_fleet_with_the_core_alone(core_alone, tmp_path):
+    """Issue #20: cron mails whatever a job prints; with --quiet a healthy fleet prints nothing at all — no
+    dependency's DeprecationWarning either."""
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    (zones / "calm.test.zone").write_text("$ORIGIN calm.test.\n$TTL 60\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n"
+                                          "@ IN NS ns1\nns1 IN A 127.0.0.1\n@ IN TXT \"v=spf1 -all\"\n")
+    config = tmp_path / "spfguard.toml"
+    config.write_text(f'[monitor]\nstate = "{tmp_path / "m.sqlite"}"\n[[monitor.domains]]\nname = "calm.test"\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("SPFGUARD_DEBUG", "PYTHONWARNINGS")}
+    for _ in range(2):  # the first run stores the baseline, the second compares
+        proc = subprocess.run([str(core_alone), "monitor", "--config", str(config), "--once", "--quiet", "--zone",
+                               str(zones)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    check = subprocess.run([str(core_alone), "check", "calm.test", "--zone", str(zones)], capture_output=True,
+                           text=True, cwd=tmp_path, env=env, timeout=120)
+    assert check.returncode in (0, 1) and check.stderr == "", check.stderr

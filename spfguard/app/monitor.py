@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,15 @@ from pathlib import Path
 from spfguard.app.dns import DnsOptions, open_dns
 from spfguard.config import Config
 from spfguard.dns.base import DnsClient
-from spfguard.errors import SpfguardError, UserError
+from spfguard.errors import IncompleteError, SpfguardError, UserError
+from spfguard.monitor.alerts import AlertError
 from spfguard.monitor.digest import Digest, build_digests, send_digests
 from spfguard.monitor.location import StateLocation, state_location
 from spfguard.monitor.run import RunResult, run_monitor, shard_label
 from spfguard.monitor.settings import DomainSettings, MonitorSettings
-from spfguard.monitor.status import DomainHistory, Fleet, FleetStatus, domain_history, fleet, fleet_status
-from spfguard.monitor.store import Store, open_store
+from spfguard.monitor.status import DomainHistory, Fleet, FleetStatus, domain_history, fleet, fleet_status, shard_runs
+from spfguard.monitor.store import Busy, Store, open_store
+from spfguard.redact import redact
 from spfguard.textsafe import safe
 
 log = logging.getLogger(__name__)
@@ -41,9 +44,10 @@ def location_for(config: Config, state: str | None) -> StateLocation:
 
 
 def _open_existing(location: StateLocation) -> Store:
+    """For the commands that only look: read-only, nothing created (a read-only database role is enough)."""
     if not location.exists():
         raise UserError(f"no state store at {location}: has the monitor run yet? (--state FILE or --config FILE)")
-    return open_store(location)
+    return open_store(location, read_only=True)
 
 
 @dataclass
@@ -97,7 +101,12 @@ def auto_fixer(config: Config, dns: DnsClient, store: Store, backup_dir: Path, w
             applied = await apply_plan(plan, provider, dns, backup_dir=backup_dir, expect=domain.expect,
                                        provenance=record)
         except SpfguardError as err:
-            warnings.append(f"auto-fix of {domain.name} not done: {safe(err)}")
+            warnings.append(f"auto-fix of {domain.name} not done: {safe(redact(err))}")
+            return None
+        except Exception as err:  # noqa: BLE001 - a provider's own failure is this domain's, never the run's end
+            warnings.append(f"auto-fix of {domain.name} not done: {type(err).__name__}: {safe(redact(err))}")
+            if os.environ.get("SPFGUARD_DEBUG"):
+                log.exception("auto-fix of %s", domain.name)
             return None
         names = ", ".join(applied.written)
         errors = f"; verification found {', '.join(f.code for f in applied.errors)}" if applied.errors else ""
@@ -114,24 +123,53 @@ class Run:
 
 
 def run(config: Config, settings: MonitorSettings, options: RunOptions) -> Run:
-    """One run of the shard: checks, auto-fixes, notifies, prunes; the metrics file written after it."""
+    """One run of the shard: checks, auto-fixes, notifies, prunes; the metrics file written after it, and the
+    heartbeat pinged at its very end — success or failure, a store that failed included (not when another run of
+    the shard holds the lock: that one pings)."""
     from spfguard.fix.apply import default_backup_dir
 
     dns = open_dns(options.dns)
     warnings: list[str] = []
-    store = open_store(settings.state)
+    label = shard_label(options.shard)
+    result: RunResult | None = None
+    busy = False
     try:
-        with store.lock(shard_label(options.shard)):
-            ms_version = _ms_version(settings, options.dns.offline, warnings)
-            fixer = auto_fixer(config, dns, store, options.backup_dir or default_backup_dir(), warnings) \
-                if options.auto_fix else None
-            result = asyncio.run(run_monitor(settings, dns, store, shard=options.shard, ms_version=ms_version,
-                                             auto_fix=fixer))
-            if options.metrics_file is not None:
-                _metrics(options.metrics_file, shard_label(options.shard), result, dns, store)
+        store = open_store(settings.state)
+        try:
+            with store.lock(label):
+                ms_version = _ms_version(settings, options.dns.offline, warnings)
+                fixer = auto_fixer(config, dns, store, options.backup_dir or default_backup_dir(), warnings) \
+                    if options.auto_fix else None
+                result = asyncio.run(run_monitor(settings, dns, store, shard=options.shard, ms_version=ms_version,
+                                                 auto_fix=fixer))
+                if options.metrics_file is not None:
+                    _metrics(options.metrics_file, label, result, dns, store)
+        finally:
+            store.close()
+    except Busy:
+        busy = True
+        raise
     finally:
-        store.close()
-    return Run(result, warnings)
+        if settings.alerts.heartbeat is not None and not busy:
+            _heartbeat(settings, label, result, warnings)
+    if result is None:  # not reached: a run that did not complete raised above
+        raise IncompleteError(f"the monitor run of shard {label} did not complete")
+    return Run(result, warnings + result.errors)
+
+
+def _heartbeat(settings: MonitorSettings, label: str, result: RunResult | None, warnings: list[str]) -> None:
+    ok = result is not None and result.exit_code in (0, 1)
+    summary = (f"spfguard monitor shard {label}: {result.checked} domain(s) checked, {result.problems} problem(s), "
+               f"{len(result.incomplete)} could not be checked, exit {result.exit_code}" if result is not None
+               else f"spfguard monitor shard {label}: the run failed")
+    heartbeat = settings.alerts.heartbeat
+    if heartbeat is None:
+        return
+    try:
+        heartbeat.ping(ok, summary, settings.alerts.timeout)
+    except AlertError as err:
+        warnings.append(f"heartbeat not delivered: {err}")
+        log.warning("heartbeat not delivered: %s", err)
 
 
 def _metrics(path: Path, label: str, result: RunResult, dns: DnsClient, store: Store) -> None:
@@ -141,7 +179,7 @@ def _metrics(path: Path, label: str, result: RunResult, dns: DnsClient, store: S
         "checked": result.checked, "failing": len(result.incomplete), "problems": dict(result.problem_codes),
         "duration": result.duration, "queries": getattr(dns, "sent", len(getattr(dns, "queries", ()))),
         "timeouts": getattr(dns, "timeouts", 0), "pending": sum(store.pending_count().values()),
-        "finished": time.time()})
+        "finished": time.time(), "shards": shard_runs(store.shards(), label)})
 
 
 def status(location: StateLocation) -> FleetStatus:
@@ -163,6 +201,11 @@ def history(location: StateLocation, domain: str, limit: int = 50) -> DomainHist
 def fleet_report(location: StateLocation, tenant: str | None = None) -> Fleet:
     store = _open_existing(location)
     try:
+        if tenant is not None:
+            known = sorted({t for _, t, _ in store.latest() if t})
+            if tenant not in known:
+                raise UserError(f"--tenant {tenant}: no such tenant in {location} (tenants: "
+                                f"{', '.join(known) or 'none'})")
         return fleet(store, tenant)
     finally:
         store.close()

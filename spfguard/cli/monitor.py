@@ -25,6 +25,7 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 StatusFormat = Annotated[str, format_option("status")]
+DigestFormat = Annotated[str, format_option("digest")]
 StateOption = Annotated[str | None, typer.Option("--state", metavar="FILE|URL", help="The state store: a SQLite file "
                                                  "or postgresql://… (default: [monitor] state, else "
                                                  "$XDG_STATE_HOME/spfguard/monitor.sqlite).")]
@@ -132,10 +133,12 @@ def status(
     fmt: StatusFormat = "table",
 ) -> None:
     """The fleet at a glance, from the store: the last run of each shard, domains checked and failing, open
-    problems by tenant, alerts not yet delivered."""
+    problems by tenant, alerts not yet delivered. Exit 1 when a shard of the fleet never ran or is late."""
     from spfguard.app.monitor import status as fleet_status
 
-    typer.echo(render("status", fmt, fleet_status(_location(ctx, config, state))), nl=False)
+    found = fleet_status(_location(ctx, config, state))
+    typer.echo(render("status", fmt, found), nl=False)
+    raise typer.Exit(ExitCode.OK if found.healthy else ExitCode.FINDINGS)
 
 
 @app.command("digest")
@@ -145,6 +148,7 @@ def digest(
     state: StateOption = None,
     since: Annotated[str, typer.Option("--since", metavar="DURATION", help="The period, e.g. 7d.")] = "7d",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the digests; send nothing.")] = False,
+    fmt: DigestFormat = "text",
 ) -> None:
     """Send each tenant (and the default route) a summary of its fleet: problems open, resolved in the period,
     domains failing to check — for a weekly report."""
@@ -153,7 +157,7 @@ def digest(
     parent = ctx.obj or {}
     settings = use.settings_for(load_config(config or parent.get("config")), state or parent.get("state"))
     done = use.digests(settings, parse_duration(since, "--since", 3600), since, send=not dry_run)
-    typer.echo(render("digest", "text", done.digests), nl=False)
+    typer.echo(render("digest", fmt, done.digests), nl=False)
     for error in done.errors:
         typer.echo(f"spfguard: error: digest not delivered ({safe(error)})", err=True)
     raise typer.Exit(ExitCode.INCOMPLETE if done.errors else ExitCode.OK)

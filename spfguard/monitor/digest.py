@@ -5,6 +5,7 @@ through the same sinks as alerts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 from spfguard.monitor.alerts import AlertError, Message
 from spfguard.monitor.settings import AlertSettings, MonitorSettings
@@ -40,8 +41,23 @@ class Digest:
                 "open": [{"domain": d, "code": c, "message": m} for d, c, m in self.open],
                 "resolved": [{"domain": d, "message": m} for d, m in self.resolved], "failing": self.failing}
 
+    @property
+    def html(self) -> str:
+        """The same digest for mail clients that show HTML (the plain text stays the first part)."""
+        def items(title: str, rows: list[str]) -> str:
+            if not rows:
+                return ""
+            return f"<h2>{title}</h2><ul>" + "".join(f"<li>{row}</li>" for row in rows) + "</ul>"
+
+        return ("<!doctype html><html><body style=\"font-family:sans-serif\">"
+                f"<p><b>{escape(self.headline)}</b></p>"
+                + items("Open", [f"{escape(d)} <code>{escape(c)}</code> {escape(safe(m))}" for d, c, m in self.open])
+                + items("Resolved", [f"{escape(d)}: {escape(safe(m))}" for d, m in self.resolved])
+                + items("Could not check", [escape(d) for d in self.failing])
+                + "</body></html>")
+
     def message(self) -> Message:
-        return Message(self.headline, self.text, digest=self.to_json())
+        return Message(self.headline, self.text, digest=self.to_json(), html=self.html)
 
 
 def build_digests(store: Store, settings: MonitorSettings, since: float, period: str) -> list[Digest]:

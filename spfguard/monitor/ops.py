@@ -73,6 +73,11 @@ def write_metrics(path: Path, shard: str, values: dict) -> None:
     metric("spfguard_monitor_alerts_pending", "gauge", "Alerts not yet delivered.", [({}, values["pending"])])
     metric("spfguard_monitor_last_run_timestamp_seconds", "gauge", "When the last run finished (Unix time).",
            [({}, values["finished"])])
+    lines.append("# HELP spfguard_monitor_shard_last_run_timestamp_seconds When each shard of the fleet last started "
+                 "a run (Unix time; 0: never).")
+    lines.append("# TYPE spfguard_monitor_shard_last_run_timestamp_seconds gauge")
+    lines.extend(f"spfguard_monitor_shard_last_run_timestamp_seconds{_labels({'shard': label})} {number(at)}"
+                 for label, at in sorted(values.get("shards", {}).items()))
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text("\n".join(lines) + "\n")

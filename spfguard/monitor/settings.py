@@ -9,6 +9,7 @@ from typing import Any
 
 from spfguard.domains import load_domain_list, parse_domain
 from spfguard.hostport import parse_host_port
+from spfguard.monitor.heartbeat import Heartbeat, parse_heartbeat
 from spfguard.monitor.location import StateLocation, state_location
 from spfguard.monitor.sinks import SINKS, Sink, parse_sink
 from spfguard.tables import (
@@ -55,6 +56,7 @@ class AlertSettings:
     tenants: dict[str, Route] = field(default_factory=dict)
     timeout: float = 20.0  # total seconds for one delivery, however slowly the other end answers
     lease: float = 300.0  # seconds a sender keeps its claim on deliveries it is sending
+    heartbeat: Heartbeat | None = None  # pinged at the end of every run
 
     def route_name(self, tenant: str | None) -> str:
         return tenant if tenant is not None and tenant in self.tenants else "default"
@@ -140,8 +142,10 @@ def _domain_table(entry: dict, where: str, platforms) -> DomainSettings:
 
 def parse_alerts(config: dict[str, Any]) -> AlertSettings:
     alerts = section(config, "alerts")
-    check_keys(alerts, "[alerts]", (*SINKS, "tenants", "timeout", "lease", "heartbeat", "from"))
+    check_keys(alerts, "[alerts]", (*SINKS, "tenants", "timeout", "lease", "heartbeat"))
     settings = AlertSettings(_route(alerts, "alerts"), timeout=get_number(alerts, "timeout", "alerts", 20, 1, 600))
+    if alerts.get("heartbeat") is not None:
+        settings.heartbeat = parse_heartbeat(alerts["heartbeat"], "alerts.heartbeat")
     if "lease" in alerts:
         settings.lease = parse_duration(alerts["lease"], "alerts.lease", 1)
     if settings.lease < settings.timeout:

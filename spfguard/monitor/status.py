@@ -11,6 +11,24 @@ from spfguard.monitor.store import HistoryEntry, Latest, ShardRun, Store
 
 HISTORY_DAYS = 90
 STATUS_VERSION = 1
+STALE_AFTER = 36 * 3600.0  # a nightly shard whose last run is this much older than the fleet's newest is late
+
+
+def _count(label: str) -> int:
+    k, _, n = label.partition("/")
+    return int(n) if n.isdigit() else 1
+
+
+def shard_runs(shards: list[ShardRun], current: str | None = None) -> dict[str, float]:
+    """Shard -> when its last run started; the fleet's shards that never ran at all (of the shard count of
+    ``current``, else of the newest run) are there with 0, so a missing shard shows in the metrics."""
+    out = {s.shard: s.started for s in shards}
+    newest = current or max(shards, key=lambda s: s.started).shard if shards else current
+    if newest:
+        count = _count(newest)
+        for k in range(count if count > 1 else 0):
+            out.setdefault(f"{k}/{count}", 0.0)
+    return out
 
 
 @dataclass
@@ -20,21 +38,36 @@ class FleetStatus:
     failing: list[str]
     problems_by_tenant: dict[str, dict[str, int]]
     alerts_pending: dict[str, int]
+    missing_shards: list[str] = field(default_factory=list)  # of the fleet's shard count, never run
+    late_shards: list[str] = field(default_factory=list)  # last run long before the fleet's newest
+
+    @property
+    def healthy(self) -> bool:
+        """Every shard the fleet has ran lately (problems of domains are the monitor's own findings)."""
+        return not self.missing_shards and not self.late_shards
 
     def to_json(self) -> dict[str, Any]:
         return {"version": STATUS_VERSION, "shards": [s._asdict() for s in self.shards], "domains": self.domains,
                 "failing": self.failing, "problems_by_tenant": self.problems_by_tenant,
-                "alerts_pending": self.alerts_pending}
+                "alerts_pending": self.alerts_pending, "missing_shards": self.missing_shards,
+                "late_shards": self.late_shards}
 
 
-def fleet_status(store: Store) -> FleetStatus:
+def fleet_status(store: Store, stale_after: float = STALE_AFTER) -> FleetStatus:
     latest = store.latest()
     by_tenant: dict[str, dict[str, int]] = {}
     for problem in store.open_problems():
         counts = by_tenant.setdefault(problem.tenant or "(none)", {})
         counts[problem.code] = counts.get(problem.code, 0) + 1
-    return FleetStatus(store.shards(), len(latest), sorted(d.domain for d in latest if d.snapshot.incomplete),
-                       by_tenant, store.pending_count())
+    shards = store.shards()
+    runs = shard_runs(shards)
+    newest = max(runs.values(), default=0.0)
+    count = _count(max(shards, key=lambda s: s.started).shard) if shards else 1
+    fleet_shards = {label: at for label, at in runs.items() if _count(label) == count}
+    return FleetStatus(shards, len(latest), sorted(d.domain for d in latest if d.snapshot.incomplete),
+                       by_tenant, store.pending_count(),
+                       sorted(label for label, at in fleet_shards.items() if at == 0.0),
+                       sorted(label for label, at in fleet_shards.items() if 0.0 < at < newest - stale_after))
 
 
 @dataclass

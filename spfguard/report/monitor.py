@@ -50,6 +50,11 @@ class StatusTable(Renderer):
         if result.alerts_pending:
             lines.append("alerts not yet delivered: " + ", ".join(f"{sink} {n}" for sink, n in
                                                                     sorted(result.alerts_pending.items())))
+        if result.missing_shards:
+            lines.append(f"shards that should have run and never did: {', '.join(result.missing_shards)} (is "
+                         "SPFGUARD_SHARDS larger than the shards that run?)")
+        if result.late_shards:
+            lines.append(f"shards whose last run is long before the others': {', '.join(result.late_shards)}")
         return "\n".join(lines) + "\n"
 
 
