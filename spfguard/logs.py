@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 
+from spfguard.redact import redact
 from spfguard.textsafe import safe
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -20,15 +21,21 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)), "level": record.levelname,
-                 "logger": record.name, "message": record.getMessage()}
+                 "logger": record.name, "message": redact(record.getMessage())}
         entry.update(getattr(record, "fields", {}))
-        return json.dumps(entry, default=str)
+        if record.exc_info:
+            entry["traceback"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=lambda v: redact(v))
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{k}={safe(v)}" for k, v in getattr(record, "fields", {}).items())
-        return f"spfguard: {record.levelname.lower()}: {safe(record.getMessage())}{' ' + fields if fields else ''}"
+        fields = " ".join(f"{k}={safe(redact(v))}" for k, v in getattr(record, "fields", {}).items())
+        message = safe(redact(record.getMessage()))
+        line = f"spfguard: {record.levelname.lower()}: {message}{' ' + fields if fields else ''}"
+        if record.exc_info:
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return line
 
 
 def _ours(record: logging.LogRecord) -> bool:

@@ -15,7 +15,7 @@ from spfguard.errors import PlanError, UserError
 from spfguard.fix.apply import Applied, Backup, apply_plan, moved_since, read_backup, restore_plan
 from spfguard.fix.plan import Plan, Proposal
 from spfguard.fix.planner import FixOptions, plan_fix
-from spfguard.provider.base import Provider
+from spfguard.provider.base import ConflictError, Provider
 
 
 def open_provider(name: str, config: Config) -> Provider:
@@ -67,8 +67,10 @@ async def apply(plan: Plan, provider: Provider, dns: DnsClient, config: Config, 
                             provenance=provenance_recorder(config), progress=progress)
 
 
-def read_plan(path: Path) -> Plan:
-    """A plan written by ``fix --plan-out``, checked field by field."""
+def read_plan(path: Path, checksum: str | None = None) -> Plan:
+    """A plan written by ``fix --plan-out``, checked field by field; with ``checksum`` (the value the review saw),
+    its changes must be exactly the reviewed ones."""
+    from spfguard.fix.review import check_checksum, check_scope
     from spfguard.textfile import read_text
 
     try:
@@ -76,9 +78,25 @@ def read_plan(path: Path) -> Plan:
     except ValueError as err:
         raise UserError(f"{path} is not an spfguard plan: not JSON ({err})") from None
     reviewed = Plan.from_json(data, str(path))
-    if not reviewed.proven:
-        raise PlanError(f"{path}: the plan is not proven ({reviewed.verdict}): refusing it")
+    check_checksum(reviewed, checksum, str(path))
+    check_scope(reviewed)
     return reviewed
+
+
+async def review(reviewed: Plan, provider: Provider | None, dns: DnsClient) -> Plan:
+    """A reviewed plan, checked again before anything is written: the published values must still be its
+    ``before`` (through the provider, when one is given), and its proof is run again on current DNS — the verdict
+    shown and applied is that one, never the file's."""
+    from spfguard.fix.review import reprove
+
+    if provider is not None:
+        try:
+            await asyncio.to_thread(provider.check, reviewed.changes)
+        except ConflictError as err:
+            raise ConflictError(err.name, err.expected, err.actual,
+                                advice=f"re-plan (`spfguard fix {reviewed.domain} --plan-out FILE`) and have the new "
+                                       "plan reviewed") from None
+    return await reprove(reviewed, dns)
 
 
 def write_plan(plan: Plan, path: Path) -> None:

@@ -59,8 +59,11 @@ def fix(
                                                   "its checksum) for review; apply it later with --from-plan.")]
     = None,
     from_plan: Annotated[Path | None, typer.Option("--from-plan", metavar="FILE", help="Apply exactly this reviewed "
-                                                   "plan (its checksum, and the published values must still be its "
-                                                   "'before').")] = None,
+                                                   "plan: proven again on current DNS, only the domain's SPF records, "
+                                                   "the published values still its 'before'.")] = None,
+    checksum: Annotated[str | None, typer.Option("--checksum", metavar="sha256:HEX", help="With --from-plan: the "
+                                                 "checksum the review saw; a plan whose changes differ is refused.")]
+    = None,
     provider: ProviderOption = None,
     apply: ApplyOption = False,
     backup_dir: BackupDirOption = None,
@@ -83,17 +86,29 @@ def fix(
     prov = use.open_provider(provider, settings) if provider is not None else None
     dns = open_dns(dns_options(zone, nameserver or settings.check.nameservers, timeout, retries))
     backups = backup_dir or default_backup_dir()
+    if checksum is not None and from_plan is None:
+        raise UserError("--checksum goes with --from-plan FILE")
     if from_plan is not None:
         if domain is not None:
             raise UserError("--from-plan takes its domain from the plan: give no DOMAIN")
-        reviewed = use.read_plan(from_plan)
-        typer.echo(render("plan", "text", use.Proposal(reviewed), dry_run=not apply), nl=False)
-        if apply and prov is not None:
-            applied = asyncio.run(use.apply(reviewed, prov, dns, settings, backup_dir=backups, wait=wait,
-                                            progress=typer.echo))
+        reviewed = use.read_plan(from_plan, checksum)
+        if checksum is None:
+            typer.echo(f"note: the plan's own checksum was checked ({reviewed.checksum}); give --checksum with the "
+                       "value the review saw to refuse any edited file", err=True)
+
+        async def run_reviewed() -> int:
+            proven = await use.review(reviewed, prov, dns)
+            typer.echo(render("plan", "text", use.Proposal(proven), dry_run=not apply), nl=False)
+            if not proven.proven:
+                raise PlanError(f"{from_plan}: proven again on current DNS, the plan is {proven.verdict}: refusing it")
+            if not apply or prov is None:
+                return ExitCode.OK
+            applied = await use.apply(proven, prov, dns, settings, backup_dir=backups, wait=wait,
+                                      progress=typer.echo)
             typer.echo(render("applied", "text", applied), nl=False)
-            raise typer.Exit(ExitCode.FINDINGS if applied.errors else ExitCode.OK)
-        raise typer.Exit(ExitCode.OK)
+            return ExitCode.FINDINGS if applied.errors else ExitCode.OK
+
+        raise typer.Exit(asyncio.run(run_reviewed()))
     if domain is None:
         raise UserError("give DOMAIN (or --from-plan FILE)")
     domain = parse_domain(domain)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spfguard.errors import UserError
 from spfguard.provider.base import Change
@@ -117,34 +117,45 @@ class Plan:
         }
 
     @classmethod
-    def from_json(cls, data, where: str) -> Plan:
-        """A plan written by ``fix --plan-out``; its checksum must match its changes (a plan edited after the
-        review is refused)."""
-        def need(condition: bool, what: str) -> None:
-            if not condition:
-                raise UserError(f"{where} is not an spfguard plan: {what}")
-
-        need(isinstance(data, dict) and data.get("version") == PLAN_VERSION, f"expected version {PLAN_VERSION}")
-        need(isinstance(data.get("domain"), str) and isinstance(data.get("changes"), list), "no domain or changes")
-        changes = []
-        for i, raw in enumerate(data["changes"]):
-            need(isinstance(raw, dict) and isinstance(raw.get("name"), str), f"changes[{i}] has no name")
-            before, after = raw.get("before"), raw.get("after")
-            need(all(isinstance(x, list) and all(isinstance(v, str) for v in x) for x in (before, after)),
-                 f"changes[{i}]: before and after must be lists of strings")
-            strings = raw.get("strings") or []
-            layout = tuple(("".join(s), tuple(s)) for s in strings if isinstance(s, list))
-            changes.append(Change(raw["name"], tuple(before), tuple(after), layout))
-        lookups = data.get("lookups") or {}
-        voids = data.get("void_lookups_after") or {}
-        plan = cls(data["domain"], changes, lookups.get("before", 0), lookups.get("after", 0),
-                   (voids.get("ipv4", 0), voids.get("ipv6", 0)), list(data.get("actions") or []),
-                   [Difference(**d) for d in data.get("intended_differences") or []], _verdict(data.get("verdict")),
-                   dict(data.get("proof") or {}), dict(data.get("records_after") or {}),
-                   list(data.get("remaining_problems") or []), list(data.get("unfixed_errors") or []),
-                   [Flattening(f["include"], list(f["ranges"])) for f in data.get("flattened") or []],
-                   list(data.get("expect") or []))
-        need(plan.checksum == data.get("checksum"), "its checksum does not match its changes (edited after review?)")
+    def from_json(cls, data: Any, where: str) -> Plan:
+        """A plan written by ``fix --plan-out``, checked field by field before anything is done with it (as a
+        backup is): a file of the wrong shape is a one-line error naming the field. Its checksum must match its
+        changes (a plan edited after the review is refused). What it says of itself (verdict, proof) is read but
+        not trusted: ``fix --from-plan`` proves it again (:mod:`spfguard.fix.review`)."""
+        check = _Fields(where)
+        check.need(isinstance(data, dict) and data.get("version") == PLAN_VERSION, f"expected version {PLAN_VERSION}")
+        domain = check.name(data.get("domain"), "domain")
+        raw_changes = data.get("changes")
+        check.need(isinstance(raw_changes, list) and 0 < len(raw_changes) <= MAX_CHANGES,
+                   f"changes must be a list of 1 to {MAX_CHANGES} changes")
+        changes, seen = [], set()
+        for i, raw in enumerate(raw_changes):
+            at = f"changes[{i}]"
+            check.need(isinstance(raw, dict), f"{at} must be an object")
+            name = check.name(raw.get("name"), f"{at}.name")
+            check.need(name not in seen, f"{at}.name: {name} is changed twice")
+            seen.add(name)
+            before, after = check.values(raw.get("before"), f"{at}.before"), check.values(raw.get("after"),
+                                                                                      f"{at}.after")
+            layout = check.layout(raw.get("strings", []), after, f"{at}.strings")
+            changes.append(Change(name, tuple(before), tuple(after), layout))
+        lookups = check.table(data.get("lookups", {}), "lookups")
+        voids = check.table(data.get("void_lookups_after", {}), "void_lookups_after")
+        plan = cls(domain, changes, check.count(lookups.get("before", 0), "lookups.before"),
+                   check.count(lookups.get("after", 0), "lookups.after"),
+                   (check.count(voids.get("ipv4", 0), "void_lookups_after.ipv4"),
+                    check.count(voids.get("ipv6", 0), "void_lookups_after.ipv6")),
+                   check.texts(data.get("actions", []), "actions"),
+                   check.differences(data.get("intended_differences", []), "intended_differences"),
+                   _verdict(data.get("verdict")), check.table(data.get("proof", {}), "proof"),
+                   {k: v for k, v in check.table(data.get("records_after", {}), "records_after").items()
+                    if isinstance(k, str) and isinstance(v, str)},
+                   check.texts(data.get("remaining_problems", []), "remaining_problems"),
+                   check.texts(data.get("unfixed_errors", []), "unfixed_errors"),
+                   check.flattenings(data.get("flattened", []), "flattened"),
+                   check.texts(data.get("expect", []), "expect"))
+        check.need(plan.checksum == data.get("checksum"),
+                   "its checksum does not match its changes (edited after review?)")
         return plan
 
     def diff(self) -> str:
@@ -165,3 +176,98 @@ class Proposal:
 def _verdict(value: object) -> Verdict:
     """A verdict read from a file: one spfguard writes, else "not proven"."""
     return Verdict(value) if isinstance(value, str) and value in Verdict._value2member_map_ else Verdict.NOT_PROVEN
+
+
+MAX_CHANGES = 32  # names one plan may change (the apex and its chained records)
+MAX_VALUE = 4096  # octets in one TXT value: far above any SPF record (450 is already a finding)
+MAX_TEXT = 2000  # characters in one line of a plan's prose (actions, problems)
+
+
+class _Fields:
+    """Checks of a plan file's fields, each failure one line naming the field."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def need(self, condition: bool, what: str) -> None:
+        if not condition:
+            raise UserError(f"{self.where} is not an spfguard plan: {what}")
+
+    def name(self, value: Any, field_name: str) -> str:
+        from spfguard.domains import parse_domain
+
+        self.need(isinstance(value, str) and 0 < len(value) <= 253, f"{field_name} must be a domain name")
+        try:
+            return parse_domain(value)
+        except UserError:
+            self.need(False, f"{field_name}: {value[:80]!r} is not a domain name")
+            raise
+
+    def values(self, value: Any, field_name: str) -> list[str]:
+        self.need(isinstance(value, list) and all(isinstance(v, str) for v in value),
+                  f"{field_name} must be a list of strings")
+        self.need(len(value) <= 64, f"{field_name}: more than 64 TXT values at one name")
+        for v in value:
+            self.need(len(v.encode()) <= MAX_VALUE, f"{field_name}: a value of {len(v.encode())} octets (at most "
+                      f"{MAX_VALUE})")
+        return list(value)
+
+    def layout(self, value: Any, after: list[str], field_name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The character-strings of each value: RFC 1035 §3.3 — at most 255 octets each, joining to the value."""
+        self.need(isinstance(value, list), f"{field_name} must be a list")
+        out = []
+        for j, strings in enumerate(value):
+            self.need(isinstance(strings, list) and all(isinstance(s, str) for s in strings) and bool(strings),
+                      f"{field_name}[{j}] must be a non-empty list of strings")
+            for s in strings:
+                self.need(len(s.encode()) <= 255, f"{field_name}[{j}]: a character-string of {len(s.encode())} "
+                          "octets (at most 255, RFC 1035 §3.3)")
+            if "".join(strings) in after:  # the layout of another value is no layout (the checksum says so)
+                out.append(("".join(strings), tuple(strings)))
+        return tuple(out)
+
+    def table(self, value: Any, field_name: str) -> dict:
+        self.need(isinstance(value, dict), f"{field_name} must be an object")
+        return value
+
+    def count(self, value: Any, field_name: str) -> int:
+        self.need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000,
+                  f"{field_name} must be a whole number")
+        return value
+
+    def texts(self, value: Any, field_name: str) -> list[str]:
+        self.need(isinstance(value, list) and all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value),
+                  f"{field_name} must be a list of strings")
+        return list(value)
+
+    def networks(self, value: Any, field_name: str) -> list[str]:
+        import ipaddress
+
+        self.need(isinstance(value, list) and all(isinstance(v, str) for v in value),
+                  f"{field_name} must be a list of CIDRs")
+        for v in value:
+            try:
+                ipaddress.ip_network(v, strict=False)
+            except ValueError:
+                self.need(v == "…", f"{field_name}: {v[:60]!r} is not a CIDR")
+        return list(value)
+
+    def differences(self, value: Any, field_name: str) -> list[Difference]:
+        self.need(isinstance(value, list), f"{field_name} must be a list")
+        out = []
+        for i, item in enumerate(value):
+            at = f"{field_name}[{i}]"
+            self.need(isinstance(item, dict), f"{at} must be an object")
+            out.append(Difference(self.networks(item.get("cidrs"), f"{at}.cidrs"),
+                                  *(self.texts([item.get(k, "")], f"{at}.{k}")[0] for k in ("before", "after", "why"))))
+        return out
+
+    def flattenings(self, value: Any, field_name: str) -> list[Flattening]:
+        self.need(isinstance(value, list), f"{field_name} must be a list")
+        out = []
+        for i, item in enumerate(value):
+            at = f"{field_name}[{i}]"
+            self.need(isinstance(item, dict), f"{at} must be an object")
+            out.append(Flattening(self.name(item.get("include"), f"{at}.include"),
+                                  self.networks(item.get("ranges"), f"{at}.ranges")))
+        return out

@@ -104,12 +104,9 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
     if changes and not state.actions:  # the record text changes (normalised case, spacing): say so
         state.actions.append("rewrite the record in canonical form (the same terms)")
     old_policy, new_policy = decide(old_tree), decide(new_tree)
-    # every range as written anywhere in either tree, so that each one's boundaries are sampled (not only the
-    # boundaries of the aggregated sets)
-    extra = [IPSet.of(m.network.version, [m.network]) for tree in (old_tree, new_tree) for node in tree.walk()
-             if node.parsed is not None for m in node.parsed.mechanisms if m.network is not None]
     proof = await prove(domain, view, OverlayDns(dns, {**snapshot.values, **{c.name: c.after for c in changes}}),
-                        old_policy, new_policy, state.intended, extra, _kept_limits(old_tree))
+                        old_policy, new_policy, state.intended, written_ranges(old_tree, new_tree),
+                        kept_limits(old_tree))
     proof_json = proof.to_json()
     ok = proof.ok
     if merge is not None:
@@ -129,7 +126,14 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
                 _unfixed(new_tree, options), state.flattenings, list(options.expect))
 
 
-def _kept_limits(old: Node) -> dict[int, Limits]:
+def written_ranges(*trees: Node) -> list[IPSet]:
+    """Every ip4/ip6 range as written anywhere in the trees, so that the proof samples each one's boundaries (not
+    only those of the aggregated sets)."""
+    return [IPSet.of(m.network.version, [m.network]) for tree in trees for node in tree.walk()
+            if node.parsed is not None for m in node.parsed.mechanisms if m.network is not None]
+
+
+def kept_limits(old: Node) -> dict[int, Limits]:
     """The limits a proposal is held to, per family: RFC 7208's, raised only to what the current record already
     needs (void lookups of that family; more than 10 MX records) — the proposal may keep those, not worsen them."""
     mx = None if any(i.mx_hosts > MX_LIMIT for n in old.walk() for i in n.terms) else MX_LIMIT

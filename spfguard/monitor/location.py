@@ -53,18 +53,24 @@ def default_state() -> StateLocation:
 def _check_url(url: str) -> None:
     """A PostgreSQL URL must parse before it is used; its password is registered as a secret (masked wherever a
     library echoes it). A URL that does not parse is named by its scheme alone."""
+    import re
     import urllib.parse
 
     from spfguard.errors import UserError
     from spfguard.redact import remember
 
+    problem = "state: not a valid postgresql:// URL (check its port and quoting; percent-encode / ? # @ : % and " \
+              "spaces in the password)"
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
         password = parts.password
     except ValueError:
-        raise UserError("state: not a valid postgresql:// URL (check its port and quoting; percent-encode "
-                        "/ ? # @ : and spaces in the password)") from None
+        raise UserError(problem) from None
+    # a password with / ? or # cut the URL in the wrong place: the rest of it (with the @) lands in the path
+    if "@" in parts.path + parts.query + parts.fragment or any(c.isspace() for c in parts.netloc) or \
+            re.search(r"%(?![0-9A-Fa-f]{2})", parts.netloc):
+        raise UserError(problem)
     if password:
         remember(password)
         remember(urllib.parse.unquote(password))

@@ -546,6 +546,8 @@ class PostgresStore(Store):
         self.location = str(self._target)
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.ProgrammingError:  # libpq could not read the URL itself: nothing of it is shown
+            raise UserError(f"state store {self.location}: not a valid postgresql:// URL") from None
         except psycopg.Error as err:
             raise StoreError(f"state store {self.location}: cannot connect: {redact(first_line(err, limit=300))}") \
                 from None

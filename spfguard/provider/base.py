@@ -75,10 +75,11 @@ def same_values(a: Sequence[str], b: Sequence[str]) -> bool:
 class ConflictError(ProviderError):
     """The live values are not the ones the plan was made from; nothing was written."""
 
-    def __init__(self, name: str, expected: Sequence[str], actual: Sequence[str] | None = None):
+    def __init__(self, name: str, expected: Sequence[str], actual: Sequence[str] | None = None,
+                 advice: str = "run the command again to re-plan"):
         found = f"found {len(actual)} different" if actual is not None else "the server refused the compare-and-set"
         super().__init__(f"{name} changed since the plan was made (expected {len(expected)} TXT value(s), {found}); "
-                         "nothing was written — run the command again to re-plan")
+                         f"nothing was written — {advice}")
         self.name, self.expected, self.actual = name, list(expected), list(actual or [])
 
 
