@@ -4,8 +4,10 @@
 
 Each scenario's ``zonedata`` becomes an in-memory DNS (see :mod:`spfguard.dns.memory`). A test passes when
 the result is one of the listed acceptable results and, where the test gives an ``explanation``, the
-explanation matches (``DEFAULT`` means "no exp= text"). Prints every failing test and ends with the line
-``N passed, M failed``; the exit status is 0 only when nothing failed.
+explanation matches (``DEFAULT`` means "no exp= text"). A test with a ``skip:`` reason (pyspf's suite) is not run.
+Record entries are taken in the forms the published suites use: ``TIMEOUT``, ``- TIMEOUT: true`` and
+``- SERVFAIL: true`` (blitiri/go-spf) are temporary failures. Prints every failing test and ends with the line
+``N passed, M failed[, K skipped]``; the exit status is 0 only when nothing failed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Case:
     results: tuple[str, ...]
     explanation: str | None
     dns: MemoryDns
+    skip: str | None = None  # the suite's reason for not running it
 
     @property
     def domain(self) -> str:
@@ -62,6 +65,8 @@ def load_cases(path: str) -> Iterator[Case]:
         for scenario in yaml.safe_load_all(fh):
             if not scenario:
                 continue
+            if not isinstance(scenario, dict) or not isinstance(scenario.get("tests", {}), dict):
+                raise ValueError(f"{path}: not an OpenSPF-format suite (documents of tests and zonedata)")
             dns = MemoryDns.from_zonedata(scenario.get("zonedata") or {})
             for name, test in (scenario.get("tests") or {}).items():
                 results = test["result"]
@@ -69,7 +74,7 @@ def load_cases(path: str) -> Iterator[Case]:
                 results = tuple(results) if isinstance(results, list) else (results,)
                 yield Case(path, scenario.get("description", ""), name, str(test["host"]),
                            str(test.get("mailfrom") or ""), str(test.get("helo") or ""), results,
-                           test.get("explanation"), dns)
+                           test.get("explanation"), dns, str(test["skip"]) if test.get("skip") else None)
 
 
 async def run_case(case: Case) -> Outcome:
@@ -77,9 +82,17 @@ async def run_case(case: Case) -> Outcome:
     return Outcome(case, res.result, res.explanation)
 
 
-def run(paths: list[str]) -> list[Outcome]:
-    async def _all() -> list[Outcome]:
-        return [await run_case(case) for path in paths for case in load_cases(path)]
+def run(paths: list[str]) -> tuple[list[Outcome], list[Case]]:
+    """The outcomes of the cases run, and the cases the suites skip."""
+    async def _all() -> tuple[list[Outcome], list[Case]]:
+        outcomes, skipped = [], []
+        for path in paths:
+            for case in load_cases(path):
+                if case.skip is not None:
+                    skipped.append(case)
+                else:
+                    outcomes.append(await run_case(case))
+        return outcomes, skipped
 
     return asyncio.run(_all())
 
@@ -90,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="also list the tests that passed")
     args = parser.parse_args(argv)
     try:
-        outcomes = run(args.suites)
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as err:
+        outcomes, skipped = run(args.suites)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as err:
         print(f"error: cannot run the suite: {err}", file=sys.stderr)
         return 2
     failed = [o for o in outcomes if not o.passed]
@@ -102,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         if o.case.explanation is not None:
             detail += f"; explanation expected {o.case.explanation!r}, got {o.explanation or DEFAULT_EXPLANATION!r}"
         print(f"{status} {o.case.scenario} / {o.case.name}: {detail}")
-    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    if args.verbose:
+        for case in skipped:
+            print(f"skip {case.scenario} / {case.name}: {case.skip}")
+    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed" +
+          (f", {len(skipped)} skipped" if skipped else ""))
     return 0 if not failed else 1
 
 

@@ -79,7 +79,7 @@ def read_domain_list(text: str, source: str) -> list[DomainEntry]:
     spaces). Errors name the source and the line."""
     lines = text.splitlines()
     first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
-    if "domain" in [c.strip().lower() for c in first.split(",")]:  # a CSV header (one column or more)
+    if "domain" in [c.strip().strip('"').strip().lower() for c in first.split(",")]:  # a CSV header, quoted or not
         return _read_csv(text, source)
     entries = []
     for number, line in enumerate(lines, start=1):
@@ -89,8 +89,19 @@ def read_domain_list(text: str, source: str) -> list[DomainEntry]:
     return entries
 
 
+MAX_CELL = 4096  # characters: a domain, a tenant, a list of platforms — never more
+
+
 def _read_csv(text: str, source: str) -> list[DomainEntry]:
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].lstrip().startswith("#")]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].lstrip().startswith("#")]
+    except csv.Error as err:  # a field over the csv module's limit (128 KiB), a NUL …
+        raise UserError(f"{source}: not a readable CSV ({err}); a cell holds at most {MAX_CELL} characters") \
+            from None
+    for number, row in enumerate(rows, start=1):
+        if any(len(cell) > MAX_CELL for cell in row):
+            raise UserError(f"{source}: row {number} has a cell of more than {MAX_CELL} characters: not a domain "
+                            "list")
     header = [c.strip().lower() for c in rows[0]]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if unknown:

@@ -5,7 +5,7 @@ The codes are part of the JSON output and documented in the README; never rename
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -89,6 +89,7 @@ class Finding:
     message: str
     where: str  # the path in the tree, e.g. "aacn.org > include:docebosaas.com"
     term: str | None = None
+    count: int = 1  # the same finding met this many times (in a tree that reaches one record by many paths)
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -97,7 +98,7 @@ class Finding:
             raise ValueError(f"unknown severity {self.severity!r}")
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None and (k != "count" or v > 1)}
 
     @property
     def explanation(self) -> str:
@@ -106,6 +107,21 @@ class Finding:
     @property
     def hint(self) -> str:
         return HINTS.get(self.code, "")
+
+
+def deduplicated(findings: list[Finding]) -> list[Finding]:
+    """Identical findings (code, severity, message) once, with how many times they were met, where first met."""
+    seen: dict[tuple[str, str, str], int] = {}
+    out: list[Finding] = []
+    for finding in findings:
+        key = (finding.code, finding.severity, finding.message)
+        if key in seen:
+            first = out[seen[key]]
+            out[seen[key]] = replace(first, count=first.count + finding.count)
+        else:
+            seen[key] = len(out)
+            out.append(finding)
+    return out
 
 
 def severity_rank(severity: str) -> int:

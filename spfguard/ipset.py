@@ -6,6 +6,7 @@ difference, containment, and the shortest CIDR list for a set (``ipaddress.colla
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable
 
@@ -15,11 +16,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class IPSet:
     """A set of addresses of one family (4 or 6), immutable."""
 
-    __slots__ = ("version", "_ranges")
+    __slots__ = ("version", "_ranges", "_starts")
 
     def __init__(self, version: int, ranges: Iterable[tuple[int, int]] = ()):
         self.version = version
         self._ranges = _merge(ranges)
+        self._starts: list[int] | None = None  # for membership by bisection, built when first asked
 
     @classmethod
     def of(cls, version: int, networks: Iterable[Network | str]) -> IPSet:
@@ -68,8 +70,13 @@ class IPSet:
         return not (self - other)
 
     def __contains__(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        if address.version != self.version:
+            return False
+        if self._starts is None:
+            self._starts = [lo for lo, _ in self._ranges]
         value = int(address)
-        return any(lo <= value <= hi for lo, hi in self._ranges)
+        k = bisect.bisect_right(self._starts, value) - 1
+        return k >= 0 and value <= self._ranges[k][1]
 
     def cidrs(self) -> list[Network]:
         """The shortest list of CIDR networks covering exactly this set."""

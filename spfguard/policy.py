@@ -12,6 +12,7 @@ still undecided when such a term is reached are recorded in ``conditional``.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -83,10 +84,34 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
         decision.add("temperror" if node.status == "temperror" else "permerror", remaining)
         return decision
     infos = {info.term: info for info in node.terms}
+    batch: list[tuple[IPSet, str]] = []  # consecutive terms with known address sets, decided together
+
+    def flush() -> None:
+        nonlocal remaining
+        if batch:
+            decided, taken = _first_match(batch, version)
+            for result, addresses in decided.items():
+                decision.add(result, addresses & remaining)
+            remaining = remaining - taken
+            batch.clear()
+
     for mech in node.parsed.mechanisms:
         if not remaining:
             return decision
         info = infos.get(mech.render())
+        if mech.kind in ("ip4", "ip6", "a", "mx"):
+            if mech.kind in ("ip4", "ip6") and mech.kind != f"ip{version}":
+                continue
+            found = _term_set(node, mech, info, version)
+            if found is not None:
+                batch.append((found, mech.result))
+                continue
+            flush()
+            decision.mark_conditional(remaining)
+            continue
+        flush()
+        if not remaining:
+            return decision
         if mech.kind == "all":
             decision.add(mech.result, remaining)
             return decision
@@ -104,18 +129,9 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
                 decision.mark_conditional(inner.conditional & remaining)
             remaining = remaining - matched
             continue
-        if mech.kind in ("exists", "ptr"):
-            decision.mark_conditional(remaining)
-            continue
-        if mech.kind in ("ip4", "ip6") and mech.kind != f"ip{version}":
-            continue
-        found = _term_set(node, mech, info, version)
-        if found is None:
-            decision.mark_conditional(remaining)
-            continue
-        matched = found & remaining
-        decision.add(mech.result, matched)
-        remaining = remaining - matched
+        # exists, ptr: depend on the message
+        decision.mark_conditional(remaining)
+    flush()
     redirect = node.parsed.effective_redirect
     if redirect is not None and remaining:
         info = infos.get(redirect.render())
@@ -131,3 +147,30 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
         return decision
     decision.add("neutral", remaining)  # RFC 7208 §4.7
     return decision
+
+
+def _first_match(batch: list[tuple[IPSet, str]], version: int) -> tuple[dict[str, IPSet], IPSet]:
+    """RFC 7208 §4.6.2 over a run of terms with known address sets, in one pass: each address gets the result of
+    the first term that holds it. Returns the addresses per result, and all the run decides. A sorted list of the
+    intervals taken so far is kept, so a record of thousands of ranges costs n log n, not n²."""
+    taken: list[tuple[int, int]] = []  # disjoint, sorted
+    pieces: dict[str, list[tuple[int, int]]] = {}
+    for addresses, result in batch:
+        for lo, hi in addresses.ranges:
+            k = bisect.bisect_left(taken, (lo, lo)) - 1
+            k = max(k, 0)
+            cursor, new = lo, []
+            while k < len(taken) and taken[k][0] <= hi:
+                t_lo, t_hi = taken[k]
+                if t_hi >= cursor:
+                    if t_lo > cursor:
+                        new.append((cursor, t_lo - 1))
+                    cursor = max(cursor, t_hi + 1)
+                k += 1
+            if cursor <= hi:
+                new.append((cursor, hi))
+            if new:
+                pieces.setdefault(result, []).extend(new)
+                for piece in new:
+                    bisect.insort(taken, piece)
+    return {r: IPSet(version, p) for r, p in pieces.items()}, IPSet(version, taken)

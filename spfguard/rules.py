@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+
 from spfguard import receivers
 from spfguard.dmarc import DmarcSummary
 from spfguard.dns.base import within
-from spfguard.findings import Finding
-from spfguard.ipset import IPSet
+from spfguard.findings import Finding, deduplicated
 from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT
-from spfguard.spf.terms import QUALIFIER_RESULTS, Mechanism
 from spfguard.tree import Node
 
 WIDE_PREFIX = {4: 8, 6: 32}  # ranges this wide or wider are "permissive"
@@ -92,7 +92,7 @@ def tree_findings(root: Node, *, warn_lookups: int = 9) -> list[Finding]:
                             "resolved per message", where, info.term))
     out.extend(_limit_findings(root, warn_lookups))
     out.extend(_redundant_ranges(root))
-    return out
+    return deduplicated(out)
 
 
 def _node_status_findings(node: Node, where: str, *, is_root: bool) -> list[Finding]:
@@ -166,42 +166,86 @@ def ipv6_void_message(root: Node) -> str:
             f"Fixes that work everywhere: {'; or '.join(receivers.IPV6_VOID_FIXES)}")
 
 
-def _effective_ranges(node: Node, qualifier: str | None, path: tuple[str, ...]):
-    """(path, term text, network, effective result) for every ip4/ip6 term that can match."""
+SKIP = "skip"  # inside an include, a non-pass match ends the include without a match (RFC 7208 §5.2)
+
+
+def _entries(node: Node, qualifier: str | None, path: tuple[str, ...]):
+    """Every reachable mechanism in evaluation order (RFC 7208 §4.6.2: left to right, an include's terms at its
+    place), as (path, node, term text, network or None, the result a match gives). A mechanism that is not
+    ip4/ip6 has no network: it may match any client."""
     path = (*path, node.via or node.name)
     if node.parsed is None:
         return
+    children = {id(info.ref): info.child for info in node.terms if info.child is not None}
     for mech in node.parsed.reachable:
-        if mech.network is not None:
-            if qualifier is None:
-                yield path, node, mech.render(), mech.network, mech.result
-            elif mech.result == "pass":  # inside an include only a pass matches; the include's qualifier applies
-                yield path, node, mech.render(), mech.network, qualifier
-    for info in node.terms:
-        if info.child is None:
+        child = children.get(id(mech))
+        if child is not None:
+            yield from _entries(child, mech.result if qualifier is None else qualifier, path)
             continue
-        if info.child.by_redirect:
-            yield from _effective_ranges(info.child, qualifier, path)
-        else:
-            result = info.ref.result if isinstance(info.ref, Mechanism) else QUALIFIER_RESULTS[""]
-            yield from _effective_ranges(info.child, result if qualifier is None else qualifier, path)
+        result = mech.result if qualifier is None else (qualifier if mech.result == "pass" else SKIP)
+        yield path, node, mech.render(), mech.network, result
+    redirect = node.parsed.effective_redirect
+    child = children.get(id(redirect)) if redirect is not None else None
+    if child is not None:  # §6.1: the redirect target's result is the record's
+        yield from _entries(child, qualifier, path)
 
 
 def _redundant_ranges(root: Node) -> list[Finding]:
-    """ip4/ip6 terms of the domain's own records already covered by other terms with the same result."""
-    ranges = list(_effective_ranges(root, None, ()))
+    """ip4/ip6 terms of the domain's own records that no client needs: another range with the same result
+    already matches all of their addresses first, or matches them later with nothing between that could give
+    another result. The flagged ranges can all be removed together."""
+    entries = list(_entries(root, None, ()))
     out = []
-    for i, (path, node, text, network, result) in enumerate(ranges):
-        if not within(node.name, root.name):
+    for version in (4, 6):
+        for i, j in _covered(entries, version).items():
+            path, node, text, _, _ = entries[i]
+            if within(node.name, root.name):
+                out.append(Finding("redundant-range", "warning", f"{text} is already authorised by "
+                                   f"{entries[j][2]} ({_where(entries[j][0])})", _where(path), text))
+    return out
+
+
+def _covered(entries: list, version: int) -> dict[int, int]:
+    """Redundant range index -> the index of the range that covers it, for one address family. Two CIDR blocks
+    are nested or disjoint, so a range covered by others lies inside one of them, or is the union of smaller ones;
+    flagging only inner ranges (and later copies) keeps the flagged set removable together — 256 /24s and the /16
+    they fill report the /24s, never all 257. One sort and a stack find each range's containers; the terms between
+    a range and its container that could give another result are few, and only those are looked at."""
+    ranges = [i for i, e in enumerate(entries) if e[3] is not None and e[3].version == version]
+    spans = {i: (int(entries[i][3].network_address), int(entries[i][3].broadcast_address)) for i in ranges}
+    first_of: dict[tuple[int, int, str], int] = {}
+    for i in ranges:
+        first_of.setdefault((*spans[i], entries[i][4]), i)
+    # others: terms whose match gives another result than some range's, or may match anything (a, mx, exists...)
+    others = [i for i, e in enumerate(entries) if e[3] is None or e[3].version == version]
+
+    def clear(i: int, lo: int, hi: int) -> bool:
+        """No term in [lo, hi) can give an address of range i another result than i's."""
+        result, (a, b) = entries[i][4], spans[i]
+        for k in others[bisect.bisect_left(others, lo):bisect.bisect_left(others, hi)]:
+            if k != i and entries[k][4] != result and (k not in spans or (spans[k][0] <= b and a <= spans[k][1])):
+                return False
+        return True
+
+    containers: dict[int, list[int]] = {}
+    stack: list[int] = []  # indexes of the blocks containing the current one, the outermost first
+    for i in sorted(first_of.values(), key=lambda i: (spans[i][0], -spans[i][1])):
+        while stack and spans[stack[-1]][1] < spans[i][0]:
+            stack.pop()
+        containers[i] = list(stack)
+        stack.append(i)
+    out: dict[int, int] = {}
+    for i in ranges:
+        if entries[i][4] == SKIP:
             continue
-        # an identical range counts as covering only when it comes first: the later copy is the redundant one
-        others = [(p, t, n) for j, (p, _, t, n, r) in enumerate(ranges)
-                  if j != i and r == result and n.version == network.version and (n != network or j < i)]
-        version = network.version
-        if others and IPSet.of(version, [network]).issubset(IPSet.of(version, [n for _, _, n in others])):
-            covering = ", ".join(sorted({f"{t} ({_where(p)})" for p, t, n in others if n.overlaps(network)}))
-            out.append(Finding("redundant-range", "warning", f"{text} is already authorised by {covering}",
-                               _where(path), text))
+        first = first_of[(*spans[i], entries[i][4])]
+        candidates = [first] if first != i else []
+        candidates += [j for j in containers.get(first, []) if entries[j][4] == entries[i][4]]
+        for j in candidates:
+            # j first: i is never the first match; j after: nothing between gives i's addresses another result
+            if (j < i and clear(i, 0, j)) or (j > i and clear(i, i + 1, j)):
+                out[i] = j
+                break
     return out
 
 

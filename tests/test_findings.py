@@ -37,6 +37,35 @@ def test_redundant_ranges_in_own_records_only():
     assert "ip4:40.107.0.0/16" in redundant["ip4:40.107.1.0/24"]
 
 
+@pytest.mark.parametrize("record, expected", [
+    # a range with another result between the range and its later container: removing it changes the result
+    ("v=spf1 ip4:10.0.0.5 -ip4:10.0.0.0/24 ip4:10.0.0.0/16 ~all", set()),
+    # ... unless that range does not touch it
+    ("v=spf1 ip4:10.0.0.5 -ip4:10.0.9.0/24 ip4:10.0.0.0/16 ~all", {"ip4:10.0.0.5"}),
+    # a term that may match anyone with another result (an a: with -) between them
+    ("v=spf1 ip4:10.0.0.5 -a:h.example.com ip4:10.0.0.0/16 ~all", set()),
+    # the container first: the range is never the first match, whatever comes between
+    ("v=spf1 ip4:10.0.0.0/16 -a:h.example.com ip4:10.0.0.5 ~all", {"ip4:10.0.0.5"}),
+    # a non-pass term inside an include ends the include without a match (§5.2): its later pass does not cover
+    ("v=spf1 ip4:10.0.0.5 include:inc.example.com ~all", set()),
+    # the same address twice: the later copy
+    ("v=spf1 ip4:10.0.0.5 ip4:10.0.0.5/32 ~all", {"ip4:10.0.0.5/32"}),
+])
+def test_a_redundant_range_can_be_removed_without_changing_any_result(record, expected):
+    dns = zone(**{"example.com": [record], "h.example.com": [("A", "192.0.2.1")],
+                  "inc.example.com": ["v=spf1 -ip4:10.0.0.0/24 ip4:10.0.0.0/16 -all"]})
+    report = run_audit("example.com", dns, dmarc=False)
+    assert {f.term for f in find(report, "redundant-range")} == expected
+
+
+def test_flagged_ranges_can_all_go_together():
+    """256 /24s fill a /16: the /24s are flagged (inside the /16), not the /16 as well."""
+    terms = " ".join(f"ip4:10.0.{n}.0/24" for n in range(256))
+    report = run_audit("example.com", zone(**{"example.com": [f"v=spf1 {terms} ip4:10.0.0.0/16 -all"]}), dmarc=False)
+    flagged = {f.term for f in find(report, "redundant-range")}
+    assert len(flagged) == 256 and "ip4:10.0.0.0/16" not in flagged
+
+
 def test_no_all_redirect_ignored_and_loop():
     dns = zone(**{"a.example.com": ["v=spf1 ip4:192.0.2.1"],
                   "b.example.com": ["v=spf1 -all redirect=a.example.com"],

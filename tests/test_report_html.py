@@ -173,7 +173,25 @@ def test_the_senders_page(browser, tmp_path):
     page, requests, problems = open_page(browser, out)
     assert_self_contained(out, requests, problems)
     row = page.locator("table.senders tr[data-platform='sendgrid']")
-    assert row.get_attribute("data-status") == "unauthorised" and "add include:sendgrid.net" in row.inner_text()
+    # issue #23: its mail fails SPF but passes DMARC by DKIM — never called unauthorised; the include still named
+    assert row.get_attribute("data-status") == "dkim-only" and "include:sendgrid.net would make SPF pass too" in \
+        row.inner_text()
     assert page.locator("table.senders tr[data-status='unused']").count() == 1
     assert page.locator("table.unknown tr[data-source='192.0.2.99']").inner_text().count("possible spoofing") == 1
     assert "spfguard fix aacn.org --expect google-workspace,microsoft365,sendgrid" in page.inner_text("body")
+
+
+def test_a_bidi_override_in_a_report_reads_as_written(tmp_path, browser):
+    """Issue #21: a reporter named "\u202emoc.elgoog" must not render as "google.com"."""
+    pytest.importorskip("parsedmarc")
+    from tests.support.dmarc_reports import report_xml
+
+    (tmp_path / "r.xml").write_text(report_xml("\u202emoc.elgoog", "noreply@x.test", "b-1", 1794787200, 1794873599,
+                                               [("192.0.2.77", 3, "fail", "fail")]))
+    page_file = tmp_path / "senders.html"
+    assert main(["senders", "aacn.org", "--dmarc-reports", str(tmp_path / "r.xml"), "--zone", str(DEMO_ZONES),
+                 "--format", "html", "--output", str(page_file)]) == 0  # a spoofer is not a sender to add
+    page, requests, problems = open_page(browser, page_file)
+    text = page.inner_text("body")
+    assert "Reports from \\u202emoc.elgoog" in text and "\u202e" not in text  # shown as written, not reversed
+    assert_self_contained(page_file, requests, problems)

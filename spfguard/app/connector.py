@@ -40,7 +40,7 @@ def validate(hosts: list[SmartHost], recipients: list[str], tls: Tls, dns: DnsOp
     from spfguard.connector.smtpcheck import Options
     from spfguard.connector.smtpcheck import validate as run_validation
 
-    options = Options(tls, smtp_timeout, helo, ca_file, "", send_test)
+    options = Options(tls, smtp_timeout, helo, ca_file, "", send_test, system_resolver=not dns.offline)
     return Validation(tls, asyncio.run(run_validation(hosts, recipients, options, open_dns(dns))))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from spfguard.config import Config
 from spfguard.dns.base import DnsClient
-from spfguard.errors import PlanError, UserError
+from spfguard.errors import IncompleteError, PlanError, UserError
 from spfguard.fix.apply import Applied, Backup, apply_plan, moved_since, read_backup, restore_plan
 from spfguard.fix.plan import Plan, Proposal
 from spfguard.fix.planner import FixOptions, plan_fix
@@ -35,8 +35,8 @@ async def plan(domain: str, dns: DnsClient, options: FixOptions, provider: Provi
     read = (lambda name: asyncio.to_thread(provider.read_txt, name)) if provider is not None else None
     try:
         found = await plan_fix(domain, dns, options, read)
-    except PlanError as err:
-        raise PlanError(f"cannot fix {domain}: {err}") from None
+    except (PlanError, IncompleteError) as err:  # the same class (exit code), the domain named
+        raise type(err)(f"cannot fix {domain}: {err}") from None
     return Proposal(found, await audit(domain, dns, expect=list(options.expect)) if with_audit else None)
 
 

@@ -20,7 +20,7 @@ class SendersResult:
     def exit_code(self) -> int:
         from spfguard.errors import ExitCode
 
-        return ExitCode.FINDINGS if self.senders.with_status("unauthorised") else ExitCode.OK
+        return ExitCode.FINDINGS if self.senders.with_status("unauthorised", "dkim-only") else ExitCode.OK
 
 
 def find_senders(domain: str, paths: Iterable[str | os.PathLike], dns: DnsOptions, *,

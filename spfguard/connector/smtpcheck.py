@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import smtplib
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -45,14 +46,25 @@ class Options:
     ca_file: str | None = None
     mail_from: str = ""  # the null sender, like Exchange's validation probes
     send_test: bool = False
+    system_resolver: bool = False  # also the system's resolver (/etc/hosts) for names DNS does not know
+
+
+def _system_addresses(host: str) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class StepFailed(SpfguardError):
     """One validation step failed; the message is the reason shown beside it."""
 
 
-async def resolve(host: str, dns: DnsClient) -> list[str]:
-    """A smart host is an IP address, a name with A/AAAA records, or a domain whose MX hosts have them."""
+async def resolve(host: str, dns: DnsClient, system: bool = False) -> list[str]:
+    """A smart host is an IP address, a name with A/AAAA records, or a domain whose MX hosts have them. With
+    ``system``, a name DNS does not know is also asked of the system's resolver (``/etc/hosts``: ``localhost``, a
+    relay named only there)."""
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
@@ -61,6 +73,8 @@ async def resolve(host: str, dns: DnsClient) -> list[str]:
     addresses = [str(x) for x in a.records + aaaa.records]
     if addresses:
         return addresses
+    if system and (known := await asyncio.to_thread(_system_addresses, host)):
+        return known
     if a.status is Status.TEMPFAIL:
         raise StepFailed(f"DNS lookup of {host} failed: {a.error or 'timeout'}")
     mx = await dns.query(host, "MX")
@@ -274,7 +288,7 @@ async def validate(hosts: list[SmartHost], recipients: list[str], options: Optio
 
     async def one(host: SmartHost):
         try:
-            addresses = await resolve(host.host, dns)
+            addresses = await resolve(host.host, dns, options.system_resolver)
         except StepFailed as failed:
             return None, Check(f"Check connectivity to '{host}'", False, str(failed))
         return await asyncio.to_thread(_connectivity, host, addresses, options)

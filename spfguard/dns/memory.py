@@ -73,6 +73,9 @@ class MemoryDns:
                     continue
                 ((rdtype, value),) = entry.items()
                 rdtype = rdtype.upper()
+                if rdtype in ("TIMEOUT", "SERVFAIL") and value is True:  # `- SERVFAIL: true` (blitiri/go-spf)
+                    rows.append(("TIMEOUT", None))  # both are a temporary failure to check_host() (§2.6.6)
+                    continue
                 if rdtype == "TXT":
                     has_txt = True
                 if value == "NONE":

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from spfguard.audit import LOOKUP_LIMIT, MX_LIMIT, VOID_LIMIT, Report, audit
 from spfguard.dns.base import DnsClient
 from spfguard.dns.overlay import OverlayDns
-from spfguard.errors import PlanError
+from spfguard.errors import IncompleteError, PlanError
 from spfguard.fix import passes
 from spfguard.fix.chain import is_chain, split
 from spfguard.fix.merge import merge_records
@@ -146,7 +146,7 @@ def _check_fixable(report: Report) -> Record:
     tree = report.tree
     if report.incomplete:
         problem = next(f.message for f in report.findings if f.code == "temporary-failure")
-        raise PlanError(f"could not read the whole SPF tree ({problem}); try again later")
+        raise IncompleteError(f"could not read the whole SPF tree ({problem}); try again later")
     if tree.status == "no-record":
         raise PlanError(f"{tree.name} has no SPF record to fix; publish one first (e.g. 'v=spf1 -all')")
     if tree.status != "ok" or tree.parsed is None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from spfguard.dns.base import DnsClient, Status, within
 from spfguard.dns.overlay import OverlayDns
-from spfguard.errors import PlanError
+from spfguard.errors import IncompleteError
 from spfguard.spf.txt import decode, join_strings
 from spfguard.tree import walk_tree
 
@@ -23,7 +23,7 @@ MAX_CHAIN_DEPTH = 8
 async def read_txt_values(dns: DnsClient, name: str) -> list[str]:
     answer = await dns.query(name, "TXT")
     if answer.status is Status.TEMPFAIL:
-        raise PlanError(f"cannot read the TXT records of {name}: {answer.error or 'timeout'}")
+        raise IncompleteError(f"cannot read the TXT records of {name}: {answer.error or 'timeout'}")
     return [decode(join_strings(rr)) for rr in answer.records]
 
 

@@ -14,11 +14,12 @@ from spfguard.provider.base import (
     Provider,
     ProviderError,
     Secret,
+    SettingsError,
     same_values,
 )
 from spfguard.provider.txt import quote, unquote, zone_for
 from spfguard.redact import redact
 
 __all__ = ["GUARANTEES", "Change", "ConflictError", "DeadlineExceeded", "IncompleteError", "Provider",
-           "ProviderError", "Secret", "call_with_deadline", "first_line", "format_host_port", "http_request",
-           "parse_host_port", "quote", "redact", "same_values", "unquote", "zone_for"]
+           "ProviderError", "Secret", "SettingsError", "call_with_deadline", "first_line", "format_host_port",
+           "http_request", "parse_host_port", "quote", "redact", "same_values", "unquote", "zone_for"]

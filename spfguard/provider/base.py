@@ -31,7 +31,8 @@ from spfguard.redact import remember
 from spfguard.spf.txt import split_strings
 from spfguard.tables import check_keys, resolve_path, resolve_secret
 
-__all__ = ["GUARANTEES", "Change", "ConflictError", "Provider", "ProviderError", "Secret", "same_values"]
+__all__ = ["GUARANTEES", "Change", "ConflictError", "Provider", "ProviderError", "Secret", "SettingsError",
+           "same_values"]
 
 # What a provider's write promises when someone else edits the zone at the same time.
 GUARANTEES = {
@@ -70,6 +71,12 @@ class Change:
 
 def same_values(a: Sequence[str], b: Sequence[str]) -> bool:
     return sorted(a) == sorted(b)
+
+
+class SettingsError(ProviderError):
+    """A provider's settings are missing or wrong (a configuration error: exit code 2, as for the config file)."""
+
+    exit_code = 2
 
 
 class ConflictError(ProviderError):
@@ -115,7 +122,7 @@ class Provider(ABC):
         self.log = logging.getLogger(f"spfguard.provider.{self.name}")
         verify = self.settings.get("verify", "nameservers")
         if "verify" in self.settings_keys and verify not in ("nameservers", "api"):
-            raise ProviderError(f"{self.name}: verify must be 'nameservers' or 'api', not {verify!r}")
+            raise SettingsError(f"{self.name}: verify must be 'nameservers' or 'api', not {verify!r}")
 
     @property
     def verify_through_api(self) -> bool:

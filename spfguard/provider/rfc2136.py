@@ -34,7 +34,7 @@ import dns.tsig
 import dns.update
 
 from spfguard.hostport import format_host_port, parse_host_port
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, SettingsError, same_values
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5")
 DEFAULT_TTL = 300
@@ -54,7 +54,7 @@ class Rfc2136Provider(Provider):
         super().__init__(settings)
         server = self.settings.get("server")
         if not server:
-            raise ProviderError("rfc2136: no server: set SPFGUARD_RFC2136_SERVER=host:port or "
+            raise SettingsError("rfc2136: no server: set SPFGUARD_RFC2136_SERVER=host:port or "
                                 "[providers.rfc2136] server")
         self.host, self.port = parse_host_port(server, 53, "rfc2136 server")
         self.server = format_host_port(self.host, self.port)
@@ -175,18 +175,39 @@ def _parse_spec(spec: str) -> tuple[str, str, str]:
     another order, a part shown could be the secret."""
     parts = spec.split(":", 2)
     if len(parts) != 3 or not all(parts):
-        raise ProviderError("rfc2136: TSIG must be name:algorithm:secret (the value is not shown); a key file "
+        raise SettingsError("rfc2136: TSIG must be name:algorithm:secret (the value is not shown); a key file "
                             "(tsig_file) is the recommended form")
     name, algorithm, secret = parts
     if algorithm.lower() not in ALGORITHMS:
         where = next((i for i, p in enumerate(parts) if p.lower() in ALGORITHMS), None)
         hint = f": the algorithm is part {where + 1}, expected part 2" if where is not None else \
             f": part 2 is not one of {', '.join(ALGORITHMS)}"
-        raise ProviderError(f"rfc2136: TSIG must be name:algorithm:secret{hint} (no part is shown)")
+        raise SettingsError(f"rfc2136: TSIG must be name:algorithm:secret{hint} (no part is shown)")
     if not _is_base64(secret) or (_is_base64(name) and not re.fullmatch(r"[A-Za-z0-9._-]+", name)):
-        raise ProviderError("rfc2136: TSIG must be name:algorithm:secret: the secret (part 3) is not valid base64 "
+        raise SettingsError("rfc2136: TSIG must be name:algorithm:secret: the secret (part 3) is not valid base64 "
                             "(no part is shown)")
+    if _looks_like_a_secret(name):
+        # `SECRET:hmac-sha256:name` with a name that happens to be base64: taking it as given would send the secret
+        # as the key's name, in the clear, in every update (and write it into the backup)
+        raise SettingsError("rfc2136: TSIG must be name:algorithm:secret: part 1 looks like a secret (base64 of "
+                            f"{MIN_SECRET_BYTES} bytes or more), not a key name — are the parts the other way round? "
+                            "(no part is shown; a key file, tsig_file, avoids the question)")
     return name, algorithm.lower(), secret
+
+
+MIN_SECRET_BYTES = 16  # RFC 8945 §6 wants keys at least as long as the hash's output; 128 bits is a floor
+
+
+def _looks_like_a_secret(name: str) -> bool:
+    """A TSIG key name is a DNS name: padding, '+' or '/' never appear in one, and a dot-less run of base64 long
+    enough to be a key is no name anyone chooses."""
+    if any(c in name for c in "=+/"):
+        return True
+    try:
+        decoded = base64.b64decode(name, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return "." not in name and len(decoded) >= MIN_SECRET_BYTES
 
 
 _KEY_FILE = re.compile(r'key\s+"?([^"\s{]+)"?\s*\{(.*?)\}\s*;', re.S)

@@ -45,7 +45,7 @@ import dns.rdatatype
 import dns.zone
 
 from spfguard.dns.zonefile import origin_of
-from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, same_values
+from spfguard.provider.base import Change, ConflictError, Provider, ProviderError, SettingsError, same_values
 from spfguard.provider.txt import quote, unquote
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\(|\)|;[^\n]*|[^\s()";]+')
@@ -108,7 +108,7 @@ class ZoneFileProvider(Provider):
         super().__init__(settings)
         path = self.settings.get("path")
         if not path:
-            raise ProviderError("zonefile: no zone file: set SPFGUARD_ZONEFILE or [providers.zonefile] path")
+            raise SettingsError("zonefile: no zone file: set SPFGUARD_ZONEFILE or [providers.zonefile] path")
         self.path = Path(path).expanduser()
 
     @property

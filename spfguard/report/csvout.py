@@ -9,17 +9,22 @@ import io
 from spfguard.audit import Report
 from spfguard.report import Renderer
 from spfguard.report.text import worst
-from spfguard.textsafe import safe
+from spfguard.textsafe import csv_cell
 
 COLUMNS = ["domain", "record", "lookups", "void_lookups", "void_lookups_ipv6", "verdict", "worst_severity",
            "findings", "parked"]
 
 
+def csv_line(values: list) -> str:
+    """One CSV row, every cell neutralised (:func:`spfguard.textsafe.csv_cell`)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([csv_cell(v) for v in values])
+    return out.getvalue()
+
+
 class CsvRenderer(Renderer):
     def _row(self, values: list) -> str:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow(values)
-        return out.getvalue()
+        return csv_line(values)
 
     def begin(self) -> str:
         note = f"# {self.options.snapshot_note}\n" if self.options.snapshot_note else ""
@@ -32,5 +37,5 @@ class CsvRenderer(Renderer):
             cov = report.coverage.get(platform)
             coverage.append("" if cov is None else cov.status + (f" (missing {' '.join(cov.missing)})"
                                                                   if cov.missing else ""))
-        return self._row([report.domain, safe(report.record or ""), report.lookups, report.voids4, report.voids6,
+        return self._row([report.domain, report.record or "", report.lookups, report.voids4, report.voids6,
                           report.verdict, worst(report), codes, "true" if report.parked else "false", *coverage])

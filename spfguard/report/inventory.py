@@ -6,6 +6,7 @@ import csv
 import io
 
 from spfguard.report import Renderer
+from spfguard.textsafe import csv_cell
 
 COLUMNS = ["domain", "tenant", "expect", "provider", "tags"]
 
@@ -15,6 +16,7 @@ class InventoryCsv(Renderer):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(COLUMNS)
-        writer.writerows([e.name, e.tenant or "", ";".join(e.expect), e.provider or result.provider, ";".join(e.tags)]
+        writer.writerows([csv_cell(v) for v in (e.name, e.tenant or "", ";".join(e.expect),
+                                                e.provider or result.provider, ";".join(e.tags))]
                          for e in result.entries)
         return buffer.getvalue()

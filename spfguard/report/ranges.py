@@ -9,6 +9,7 @@ import json
 from tabulate import tabulate
 
 from spfguard.report import Renderer
+from spfguard.textsafe import csv_cell
 from spfguard.vendors.catalogue import Catalogue
 
 
@@ -45,7 +46,7 @@ class RangesCsv(Renderer):
             out.write(f"# {result.note}\n")
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["range", "platform", "source"])
-        writer.writerows([n, result.platform, result.origin] for n in result.networks)
+        writer.writerows([csv_cell(n), csv_cell(result.platform), csv_cell(result.origin)] for n in result.networks)
         return out.getvalue()
 
 

@@ -21,6 +21,13 @@ def paint(text: str, color: str | None, enabled: bool) -> str:
     return f"{color}{text}{_RESET}" if enabled and color else text
 
 
+def verdict_color(report: Report) -> str | None:
+    """Green only for a record without errors: ``v=spf1 +all`` parses ("valid") but authorises everyone."""
+    if report.verdict == "valid" and any(f.severity == "error" for f in report.findings):
+        return _COLORS["error"]
+    return _VERDICT_COLORS.get(report.verdict.split(" for ")[0])
+
+
 def voids(report: Report) -> str:
     return f"{report.voids4}/{VOID_LIMIT} (IPv6 {report.voids6}/{VOID_LIMIT})"
 
@@ -35,7 +42,7 @@ def worst(report: Report) -> str:
 
 
 def headline(report: Report, color: bool = False) -> list[str]:
-    verdict = paint(report.verdict, _VERDICT_COLORS.get(report.verdict.split(" for ")[0]), color)
+    verdict = paint(report.verdict, verdict_color(report), color)
     lines = [f"{report.domain}: {safe(report.record) if report.record is not None else _no_record(report)}",
              f"  lookups {report.lookups}/{LOOKUP_LIMIT} · void lookups {voids(report)} · verdict: {verdict}"]
     if report.mx is not None:
@@ -62,7 +69,8 @@ def _no_record(report: Report) -> str:
 
 
 def findings_table(report: Report, color: bool = False) -> str:
-    rows = [[paint(f.severity, _COLORS.get(f.severity), color), f.code, safe(f.where), safe(f.message)]
+    rows = [[paint(f.severity, _COLORS.get(f.severity), color), f.code, safe(f.where),
+             safe(f.message) + (f" (×{f.count})" if f.count > 1 else "")]
             for f in sorted(report.findings, key=lambda f: -severity_rank(f.severity))]
     return tabulate(rows, headers=["severity", "code", "where", "message"], maxcolwidths=[None, None, 40, 70])
 
@@ -127,5 +135,5 @@ class SummaryRenderer(Renderer):
 
     def add(self, index: int, report: Report) -> str:
         codes = ", ".join(sorted({f.code for f in report.findings})) or "-"
-        verdict = paint(report.verdict, _VERDICT_COLORS.get(report.verdict.split(" for ")[0]), self.options.color)
+        verdict = paint(report.verdict, verdict_color(report), self.options.color)
         return f"{report.domain}  {report.lookups}/{LOOKUP_LIMIT}  voids {voids(report)}  {verdict}  {codes}\n"

@@ -75,6 +75,13 @@ class Catalogue:
             known = ", ".join(sorted(self.platforms))
             raise KeyError(f"unknown platform {name!r} (known: {known})") from None
 
+    def matches(self, platform: Platform, name: str) -> bool:
+        """Whether ``name`` (a node of a record's tree) is the platform's include or an alias of it; an alias may
+        be a pattern (``*.spf0?.hubspotemail.net``: one include per customer)."""
+        name = name.lower().rstrip(".")
+        return any(name == i or (any(c in i for c in "*?[") and fnmatch.fnmatchcase(name, i))
+                   for i in platform.includes)
+
     def platform_of_host(self, host: str) -> str | None:
         """The platform whose inbound mail hosts match ``host`` (an MX target or a smart host)."""
         host = host.lower().rstrip(".")

@@ -21,6 +21,7 @@ are put back (again with ``If-Match``) and nothing of the plan stays.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -31,8 +32,10 @@ from spfguard.provider import (
     DeadlineExceeded,
     Provider,
     ProviderError,
+    SettingsError,
     call_with_deadline,
     first_line,
+    redact,
     same_values,
     zone_for,
 )
@@ -60,7 +63,7 @@ class AzureDnsProvider(Provider):
     def __init__(self, settings=None):
         super().__init__(settings)
         if not self.settings.get("subscription_id"):
-            raise ProviderError("azure: no subscription: set AZURE_SUBSCRIPTION_ID or [providers.azure] "
+            raise SettingsError("azure: no subscription: set AZURE_SUBSCRIPTION_ID or [providers.azure] "
                                 "subscription_id")
         self.timeout = float(self.settings.get("timeout", 60))
         self._client = None
@@ -81,8 +84,13 @@ class AzureDnsProvider(Provider):
             from azure.identity import DefaultAzureCredential
             from azure.mgmt.dns import DnsManagementClient
 
+            try:
+                credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+            except ValueError as err:  # e.g. AZURE_AUTHORITY_HOST=http://…: azure-identity wants https
+                raise SettingsError(f"azure: the credential settings cannot be used: {redact(first_line(err))} "
+                                    "(AZURE_AUTHORITY_HOST must be an https:// URL)") from None
             self._client = DnsManagementClient(
-                DefaultAzureCredential(exclude_interactive_browser_credential=True),
+                credential,
                 str(self.settings["subscription_id"]), base_url=self.settings.get("base_url") or None,
                 retry_total=int(self.settings.get("retries", 4)), connection_timeout=min(30.0, self.timeout),
                 read_timeout=min(60.0, self.timeout))
@@ -107,6 +115,9 @@ class AzureDnsProvider(Provider):
         except ClientAuthenticationError as err:
             status = getattr(err, "status_code", None)
             if status is None:  # the whole chain came up empty
+                configured = _configured_credential(str(getattr(err, "message", "") or err))
+                if configured:  # one was set up and failed: its own reason (an unreachable authority …)
+                    raise ProviderError(f"azure: {what}: {configured}") from None
                 raise ProviderError(f"azure: {what}: no usable Azure credential (tried environment variables, "
                                     "workload identity, managed identity, Azure CLI): set AZURE_TENANT_ID, "
                                     "AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, run with a managed identity, or run "
@@ -151,7 +162,7 @@ class AzureDnsProvider(Provider):
         zone = self.zone_of(name)
         group = self.settings.get("resource_group") or self._zone_groups().get(zone)
         if not group:
-            raise ProviderError(f"azure: no resource group for the zone {zone}: set [providers.azure] resource_group")
+            raise SettingsError(f"azure: no resource group for the zone {zone}: set [providers.azure] resource_group")
         fqdn = name.rstrip(".").lower()
         return group, zone, "@" if fqdn == zone else fqdn.removesuffix("." + zone)
 
@@ -231,6 +242,21 @@ class AzureDnsProvider(Provider):
         group, zone, _ = self._where(domain)
         found = self._call(f"reading the zone {zone}", self.client.zones.get, group, zone)
         return [ns.rstrip(".") for ns in (found.name_servers or [])]
+
+
+def _configured_credential(message: str) -> str | None:
+    """From DefaultAzureCredential's failure, the reason of the credential that was configured (the environment's
+    client secret, when AZURE_TENANT_ID/AZURE_CLIENT_ID are set) — not "set AZURE_TENANT_ID" when it is set."""
+    if not (os.environ.get("AZURE_TENANT_ID") and os.environ.get("AZURE_CLIENT_ID")):
+        return None
+    for line in message.splitlines():
+        line = line.strip(" -")
+        if line.startswith("EnvironmentCredential:") and "unavailable" not in line.lower():
+            reason = line.removeprefix("EnvironmentCredential:").strip()
+            host = os.environ.get("AZURE_AUTHORITY_HOST", "login.microsoftonline.com")
+            return (f"the environment's credential (AZURE_TENANT_ID, AZURE_CLIENT_ID) could not get a token from "
+                    f"{host}: {redact(reason)[:300]}")
+    return None
 
 
 def _group_of(resource_id: str | None) -> str:

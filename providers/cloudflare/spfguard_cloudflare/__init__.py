@@ -26,6 +26,7 @@ from spfguard.provider import (
     DeadlineExceeded,
     Provider,
     ProviderError,
+    SettingsError,
     call_with_deadline,
     same_values,
     unquote,
@@ -56,7 +57,7 @@ class CloudflareProvider(Provider):
         super().__init__(settings)
         self._token = self.secret("api_token")
         if not self._token:
-            raise ProviderError("cloudflare: no API token: set CLOUDFLARE_API_TOKEN or [providers.cloudflare] "
+            raise SettingsError("cloudflare: no API token: set CLOUDFLARE_API_TOKEN or [providers.cloudflare] "
                                 "api_token = \"env:VAR\"")
         self._client = None
         self._zones: dict[str, str] = {}

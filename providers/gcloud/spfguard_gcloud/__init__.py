@@ -17,6 +17,7 @@ live set exactly: a true compare-and-set over all names of the zone.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,9 +29,11 @@ from spfguard.provider import (
     IncompleteError,
     Provider,
     ProviderError,
+    SettingsError,
     call_with_deadline,
     first_line,
     quote,
+    redact,
     same_values,
     unquote,
     zone_for,
@@ -41,6 +44,16 @@ HINTS = {
     403: "the credentials lack the role DNS Administrator (roles/dns.admin) on this project",
     404: "no such project or managed zone for these credentials",
 }
+
+
+def credentials_problem(err: Exception, what: str = "credentials") -> ProviderError:
+    """No Application Default Credentials at all, or a key file that cannot be used (a different fix)."""
+    key_file = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if key_file:
+        return SettingsError(f"gcloud: {what}: the key file GOOGLE_APPLICATION_CREDENTIALS={key_file} cannot be used: "
+                             f"{redact(first_line(err))}")
+    return ProviderError(f"gcloud: {what}: no Application Default Credentials: set GOOGLE_APPLICATION_CREDENTIALS to "
+                         "a key file, or run `gcloud auth application-default login`")
 
 
 class CloudDnsProvider(Provider):
@@ -54,7 +67,7 @@ class CloudDnsProvider(Provider):
     def __init__(self, settings=None):
         super().__init__(settings)
         if not self.settings.get("project"):
-            raise ProviderError("gcloud: no project: set GOOGLE_CLOUD_PROJECT or [providers.gcloud] project")
+            raise SettingsError("gcloud: no project: set GOOGLE_CLOUD_PROJECT or [providers.gcloud] project")
         self.timeout = float(self.settings.get("timeout", 60))
         self._client = None
         self._zones: dict[str, Any] | None = None  # DNS name -> ManagedZone
@@ -72,9 +85,13 @@ class CloudDnsProvider(Provider):
     def client(self):
         if self._client is None:
             import google.auth
+            from google.auth import exceptions as auth
             from google.cloud import dns
 
-            credentials, _ = google.auth.default(scopes=list(dns.Client.SCOPE))
+            try:
+                credentials, _ = google.auth.default(scopes=list(dns.Client.SCOPE))
+            except auth.DefaultCredentialsError as err:
+                raise credentials_problem(err) from None
             options = {"api_endpoint": self.settings["api_endpoint"]} if self.settings.get("api_endpoint") else None
             self._client = dns.Client(project=str(self.settings["project"]), credentials=credentials,
                                       client_options=options)
@@ -96,10 +113,8 @@ class CloudDnsProvider(Provider):
             written = "; the change may or may not have been applied: check with `spfguard check`" \
                 if what.startswith("writing") else ""
             raise ProviderError(f"{err}{written}") from None
-        except auth.DefaultCredentialsError:
-            raise ProviderError(f"gcloud: {what}: no Application Default Credentials: set "
-                                "GOOGLE_APPLICATION_CREDENTIALS to a key file, or run `gcloud auth "
-                                "application-default login`") from None
+        except auth.DefaultCredentialsError as err:
+            raise credentials_problem(err, what) from None
         except auth.RefreshError:
             raise ProviderError(f"gcloud: {what}: the credentials could not be refreshed — {HINTS[401]}") from None
         except auth.TransportError as err:

@@ -26,7 +26,16 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from spfguard.provider import Change, ConflictError, Provider, ProviderError, first_line, same_values, zone_for
+from spfguard.provider import (
+    Change,
+    ConflictError,
+    Provider,
+    ProviderError,
+    SettingsError,
+    first_line,
+    same_values,
+    zone_for,
+)
 
 
 def _raw(value: Any) -> str:
@@ -75,7 +84,7 @@ class OctoDnsProvider(Provider):
                 raise ProviderError(f"octodns: {self.settings['config']}: {first_line(err)}") from None
             name = str(self.settings["target"])
             if name not in self._manager.providers:
-                raise ProviderError(f"octodns: no provider named {name!r} in {self.settings['config']} (it has: "
+                raise SettingsError(f"octodns: no provider named {name!r} in {self.settings['config']} (it has: "
                                     f"{', '.join(sorted(self._manager.providers))})")
             self._target = self._manager.providers[name]
         return self._manager

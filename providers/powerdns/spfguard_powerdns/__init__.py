@@ -26,6 +26,7 @@ from spfguard.provider import (
     ConflictError,
     Provider,
     ProviderError,
+    SettingsError,
     format_host_port,
     http_request,
     parse_host_port,
@@ -55,13 +56,13 @@ class PowerDnsProvider(Provider):
         url = str(self.settings.get("url") or "")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ProviderError("powerdns: url must be the API's base URL, e.g. http://ns1.example:8081 "
+            raise SettingsError("powerdns: url must be the API's base URL, e.g. http://ns1.example:8081 "
                                 "(PDNS_API_URL or [providers.powerdns] url)")
         self._base = url.rstrip("/").removesuffix("/api/v1") + "/api/v1/servers/" + urllib.parse.quote(
             str(self.settings.get("server_id", "localhost")), safe="")
         self._key = self.secret("api_key")
         if not self._key:
-            raise ProviderError("powerdns: no API key: set PDNS_API_KEY or [providers.powerdns] api_key = "
+            raise SettingsError("powerdns: no API key: set PDNS_API_KEY or [providers.powerdns] api_key = "
                                 "\"env:VAR\"")
         host, port = parse_host_port(str(self.settings.get("nameserver") or parts.hostname), 53,
                                      "[providers.powerdns] nameserver")

@@ -25,7 +25,10 @@ from spfguard.provider import (
     IncompleteError,
     Provider,
     ProviderError,
+    SettingsError,
+    first_line,
     quote,
+    redact,
     same_values,
     unquote,
     zone_for,
@@ -93,7 +96,7 @@ class Route53Provider(Provider):
                 bex.ConnectionClosedError) as err:
             raise ProviderError(f"route53: cannot reach the Route 53 API: {err}") from None
         except bex.NoRegionError:  # only when a profile names an invalid region setup
-            raise ProviderError("route53: no region: set region = \"us-east-1\" in [providers.route53]") from None
+            raise SettingsError("route53: no region: set region = \"us-east-1\" in [providers.route53]") from None
         except bex.PartialCredentialsError as err:
             raise ProviderError(f"route53: incomplete AWS credentials: {err}") from None
         except bex.ClientError as err:
@@ -165,10 +168,16 @@ class Route53Provider(Provider):
         try:
             result = self._call("change_resource_record_sets", HostedZoneId=self.zone_id(changes[0].name),
                                 ChangeBatch={"Comment": "spfguard fix", "Changes": batch})
-        except _Conflict:
-            moved = next((c for c in changes if not same_values(self.read_txt(c.name), c.before)), changes[0])
-            raise ConflictError(moved.name, moved.before, self.read_txt(moved.name)) from None
+        except _Conflict as refused:
+            # a concurrent edit is one reason Route 53 refuses a batch (the DELETE no longer matches); it has others
+            # (a value it will not take, a name outside the zone): say which it was
+            moved = next((c for c in changes if not same_values(self.read_txt(c.name), c.before)), None)
+            if moved is not None:
+                raise ConflictError(moved.name, moved.before, self.read_txt(moved.name)) from None
+            raise ProviderError(f"route53 refused the change batch (InvalidChangeBatch): {refused.reason}; nothing "
+                                "was written") from None
         self._change_ids.append(result["ChangeInfo"]["Id"])
+        self.last_change_id = result["ChangeInfo"]["Id"]
 
     def wait(self, changes, timeout: float = 120.0) -> None:
         import botocore.exceptions as bex
@@ -192,4 +201,8 @@ class Route53Provider(Provider):
 
 
 class _Conflict(ProviderError):
-    pass
+    """Route 53's InvalidChangeBatch, with its own reason."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = redact(first_line(Exception(reason), "no reason given", limit=300))
