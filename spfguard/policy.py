@@ -129,7 +129,10 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
                 decision.mark_conditional(inner.conditional & remaining)
             remaining = remaining - matched
             continue
-        # exists, ptr: depend on the message
+        if mech.kind == "exists" and info is not None and info.exists and not info.macro and not info.error:
+            decision.add(mech.result, remaining)  # a name that exists: every client matches (RFC 7208 §5.7)
+            return decision
+        # exists (of a macro name, or of a name that does not exist today), ptr: depend on the message
         decision.mark_conditional(remaining)
     flush()
     redirect = node.parsed.effective_redirect

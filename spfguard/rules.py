@@ -58,6 +58,11 @@ def tree_findings(root: Node, *, warn_lookups: int = 9) -> list[Finding]:
             ignored = " ".join(m.render() for m in record.ignored)
             add(Finding("terms-after-all", "warning", f"{node.name}: {ignored} after {record.all.render()} is never "
                         "evaluated (RFC 7208 §5.1): move it before 'all' or remove it", where, ignored))
+        if node.unreached:
+            unreached = " ".join(node.unreached)
+            add(Finding("terms-after-all", "warning", f"{node.name}: {unreached} is never evaluated: an earlier term "
+                        "matches every client (RFC 7208 §4.6.2: the first match ends the evaluation); move it "
+                        "before that term or remove it", where, unreached))
         for mech in record.reachable:
             text = mech.render()
             if mech.kind == "ptr":
@@ -133,7 +138,7 @@ def _limit_findings(root: Node, warn_lookups: int) -> list[Finding]:
 def void_sources(root: Node, version: int) -> list[str]:
     """Where the void lookups of an IPv4 (4) or IPv6 (6) sender's evaluation come from, term by term."""
     out = []
-    for node in root.walk():
+    for node in root.reached(version):
         for info in node.terms:
             reasons = info.void4 if version == 4 else info.void6
             if reasons:

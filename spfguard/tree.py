@@ -34,6 +34,7 @@ from enum import StrEnum
 
 from spfguard.dns.base import Answer, DnsClient, Status
 from spfguard.spf.errors import SpfSyntaxError
+from spfguard.spf.limits import MX_LIMIT
 from spfguard.spf.macro import expand_static
 from spfguard.spf.names import truncate_domain, valid_domain, valid_name
 from spfguard.spf.parser import parse_record
@@ -67,11 +68,14 @@ class TermInfo:
     void4: list[str] = field(default_factory=list)
     void6: list[str] = field(default_factory=list)
     mx_hosts: int = 0  # mx: number of MX records (each needs an address lookup)
+    exists: bool = False  # exists: the name has an A record, so the term matches every client
     addresses4: list[str] = field(default_factory=list)  # a / mx: the addresses found
     addresses6: list[str] = field(default_factory=list)
     macro: bool = False
     error: str | None = None  # temporary failure text
     child: Node | None = None  # include / redirect: the record it leads to
+    # the families (4, 6) whose clients have all matched an earlier term of the record: they never get here
+    skipped: frozenset[int] = frozenset()
 
     @property
     def voids4(self) -> int:
@@ -99,6 +103,7 @@ class Node:
     error_position: int | None = None
     parsed: Record | None = None
     terms: list[TermInfo] = field(default_factory=list)
+    unreached: list[str] = field(default_factory=list)  # terms after one that matches every client
     cumulative: int = 0  # lookups counted when evaluation finishes this node (worst case, in order)
 
     @property
@@ -114,17 +119,52 @@ class Node:
     def lookups(self) -> int:
         return sum(t.lookups for t in self.terms)
 
+    def lookups_for(self, version: int) -> int:
+        """The worst case of a client of that family: the terms it can reach, and their subtrees."""
+        return sum(t.lookups + (t.child.lookups_for(version) if t.child is not None else 0) for t in self.terms
+                   if version not in t.skipped)
+
     @property
     def total_lookups(self) -> int:
-        return self.lookups + sum(c.total_lookups for c in self.children)
+        """The worst case over both families (they differ only after a term that matches every client of one)."""
+        return max(self.lookups_for(4), self.lookups_for(6))
+
+    def voids_for(self, version: int) -> int:
+        return sum((t.voids4 if version == 4 else t.voids6) + (t.child.voids_for(version) if t.child is not None
+                                                               else 0) for t in self.terms
+                   if version not in t.skipped)
 
     @property
     def total_voids4(self) -> int:
-        return sum(t.voids4 for t in self.terms) + sum(c.total_voids4 for c in self.children)
+        return self.voids_for(4)
 
     @property
     def total_voids6(self) -> int:
-        return sum(t.voids6 for t in self.terms) + sum(c.total_voids6 for c in self.children)
+        return self.voids_for(6)
+
+    def reached(self, version: int):
+        """This node and every descendant a client of that family can reach, in evaluation order."""
+        yield self
+        for info in self.terms:
+            if info.child is not None and version not in info.skipped:
+                yield from info.child.reached(version)
+
+    def matches_every(self, version: int) -> bool:
+        """Evaluating this record gives ``pass`` to every client of the family, with no error on the way: an
+        include of it matches every such client (RFC 7208 §5.2)."""
+        if self.status != NodeStatus.OK or self.parsed is None:
+            return False
+        infos = {id(info.ref): info for info in self.terms}
+        for mech in self.parsed.reachable:
+            info = infos.get(id(mech))
+            if _matches_every(mech, info, version):
+                return mech.result == "pass"
+            if mech.result != "pass" or (info is not None and (info.error or (
+                    info.child is not None and any(n.status != NodeStatus.OK for n in info.child.walk())))):
+                return False  # some client may get another result (or an error) here first
+        redirect = self.parsed.effective_redirect
+        info = infos.get(id(redirect)) if redirect is not None else None
+        return info is not None and info.child is not None and info.child.matches_every(version)
 
     def walk(self):
         """This node and every descendant, in evaluation order."""
@@ -204,6 +244,7 @@ class _Walk:
             else:
                 jobs.append(self.resolve_term(term, target, info))
         await asyncio.gather(*jobs)
+        _mark_unreached(node)
 
     async def follow(self, info: TermInfo, target: str, ancestors: tuple[str, ...]) -> None:
         info.child = await self.node(target, info.term, ancestors)
@@ -213,8 +254,10 @@ class _Walk:
             return  # an RFC 1035-invalid name is never queried: no match, no lookup result
         if term.kind == "exists":  # §5.7: always an A query
             answer = await self.dns.query(target, "A")
-            if not _failed(answer, info) and answer.void:
-                info.void(v4=_why(answer), v6=_why(answer))
+            if not _failed(answer, info):
+                if answer.void:
+                    info.void(v4=_why(answer), v6=_why(answer))
+                info.exists = answer.status is Status.ANSWER and bool(answer.records)
             return
         if term.kind == "a":
             _add_addresses(info, *await self.addresses(target))
@@ -235,6 +278,56 @@ class _Walk:
     async def addresses(self, host: str) -> tuple[Answer, Answer]:
         a, aaaa = await asyncio.gather(self.dns.query(host, "A"), self.dns.query(host, "AAAA"))
         return a, aaaa
+
+
+def _matches_every(mech: Mechanism, info: TermInfo | None, version: int) -> bool:
+    """The mechanism matches every client of the family (RFC 7208 §5): ``all``; ``ip4:0.0.0.0/0``/``ip6:::/0``;
+    ``a``/``mx`` with a /0 prefix when the host(s) have an address of the family; ``exists`` of a name that has an
+    A record; an include of a record that passes every such client."""
+    if mech.kind == "all":
+        return True
+    if mech.network is not None:
+        return mech.network.version == version and mech.network.prefixlen == 0
+    if info is None or info.macro or info.error:
+        return False
+    if mech.kind in ("a", "mx"):
+        prefix, found = (mech.cidr4, info.addresses4) if version == 4 else (mech.cidr6, info.addresses6)
+        return prefix == 0 and bool(found) and info.mx_hosts <= MX_LIMIT
+    if mech.kind == "exists":
+        return info.exists
+    if mech.kind == "include":
+        return info.child is not None and info.child.matches_every(version)
+    return False
+
+
+def _mark_unreached(node: Node) -> None:
+    """RFC 7208 §4.6.2: evaluation stops at the first match. After a term that matches every client of a family,
+    no client of that family reaches the later terms: they are neither counted nor followed for it; a term no
+    client reaches is not followed at all (like the terms after ``all``, §5.1)."""
+    if node.parsed is None:
+        return
+    infos = {id(info.ref): info for info in node.terms}
+    done: set[int] = set()
+    for mech in node.parsed.reachable:
+        info = infos.get(id(mech))
+        if done and info is not None:
+            _skip(info, frozenset(done))
+        done |= {v for v in (4, 6) if v not in done and _matches_every(mech, info, v)}
+    redirect = node.parsed.effective_redirect
+    info = infos.get(id(redirect)) if redirect is not None else None
+    if done and info is not None:
+        _skip(info, frozenset(done))
+    node.unreached = [i.term for i in node.terms if i.skipped == {4, 6}]
+
+
+def _skip(info: TermInfo, families: frozenset[int]) -> None:
+    info.skipped = families
+    if 4 in families:
+        info.void4 = []
+    if 6 in families:
+        info.void6 = []
+    if families == {4, 6}:  # never evaluated: costs nothing, and what it leads to is not read
+        info.lookups, info.child, info.mx_hosts = 0, None, 0
 
 
 def _add_addresses(info: TermInfo, a: Answer, aaaa: Answer) -> None:

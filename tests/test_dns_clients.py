@@ -60,6 +60,17 @@ def test_zone_files_answer_like_an_authoritative_server(tmp_path):
     assert q(w, "alias.w.test", "A").status is Status.NODATA  # CNAME followed to a name without A
 
 
+def test_an_empty_non_terminal_is_nodata_beside_a_sibling_wildcard(tmp_path):
+    """RFC 4592 §2.2.2: with *.e.w.test and a.b.e.w.test, b.e.w.test exists (empty): NODATA, not the wildcard."""
+    (tmp_path / "w.test.zone").write_text(
+        "$TTL 60\n@ IN SOA ns hm 1 1 1 1 1\n@ IN NS ns\n*.e IN A 192.0.2.9\n*.e IN TXT \"v=spf1 +all\"\n"
+        "a.b.e IN A 192.0.2.1\n")
+    w = ZoneFileDns.load(tmp_path / "w.test.zone")
+    assert q(w, "b.e.w.test", "A").status is Status.NODATA and q(w, "b.e.w.test", "TXT").status is Status.NODATA
+    assert q(w, "x.e.w.test", "A").records == (ipaddress.ip_address("192.0.2.9"),)  # the wildcard still answers
+    assert q(w, "x.b.e.w.test", "A").status is Status.NXDOMAIN  # below the ENT: its own closest encloser
+
+
 def test_zone_file_errors_are_clear(tmp_path):
     with pytest.raises(ZoneLoadError, match="no such file"):
         ZoneFileDns.load(tmp_path / "missing")

@@ -42,6 +42,7 @@ class ZoneFileDns:
         # every name that has a node below it (empty non-terminals included), per zone: built once, so that an
         # NXDOMAIN/NODATA answer or a wildcard search never scans the zone
         self._ancestors = {id(z): _ancestors(z) for z in self.zones}
+        self._answers: dict[tuple[str, str], Answer] = {}  # the files do not change while they are read
         self.queries: list[tuple[str, str]] = []
 
     @classmethod
@@ -63,8 +64,11 @@ class ZoneFileDns:
         return next((z for z in self.zones if name.is_subdomain(origin_of(z))), None)
 
     async def query(self, name: str, rdtype: str) -> Answer:
-        self.queries.append((normalise_name(name), rdtype))
-        return self.lookup(name, rdtype)
+        key = (normalise_name(name), rdtype)
+        self.queries.append(key)
+        if key not in self._answers:
+            self._answers[key] = self.lookup(name, rdtype)
+        return self._answers[key]
 
     def lookup(self, name: str, rdtype: str) -> Answer:
         try:
@@ -77,10 +81,12 @@ class ZoneFileDns:
             if zone is None:
                 return Answer(name, rdtype, Status.TEMPFAIL, error=f"{qname} is not in the loaded zone files")
             ancestors = self._ancestors[id(zone)]
-            node = zone.get_node(qname) or _wildcard(zone, qname, ancestors)
+            node = zone.get_node(qname)
             if node is None:
-                if qname in ancestors:  # an empty non-terminal
+                if qname in ancestors:  # an empty non-terminal exists: NODATA, never a wildcard (RFC 4592 §2.2.2)
                     return Answer(name, rdtype, Status.NODATA)
+                node = _wildcard(zone, qname, ancestors)
+            if node is None:
                 return Answer(name, rdtype, Status.NXDOMAIN)
             rdataset = node.get_rdataset(zone.rdclass, wanted)
             if rdataset is not None:

@@ -4,12 +4,14 @@ final record needs it (RFC 7208 §3.4: keep a record under ~450 bytes so the ans
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from spfguard.errors import PlanError
 from spfguard.ipset import aggregate
 from spfguard.spf.limits import RECORD_BYTES_LIMIT
 from spfguard.spf.parser import parse_domain_spec
 from spfguard.spf.terms import Mechanism, Record, Term
+from spfguard.tree import TermInfo
 
 
 def chain_name(domain: str, n: int) -> str:
@@ -36,14 +38,52 @@ def _fits(terms: list[Term]) -> bool:
     return len(Record(tuple(terms)).render().encode()) <= RECORD_BYTES_LIMIT
 
 
-def split(domain: str, terms: list[Term]) -> tuple[dict[str, str], list[str]]:
+def _movable(terms: list[Term], infos: Mapping[str, TermInfo] | None) -> list[Mechanism]:
+    """The pass-qualified ranges that can all be evaluated at the place of the first one without changing any
+    address's result (RFC 7208 §4.6.2, first match wins): a range stays where it is when a term between the
+    first range and it could give some of its addresses another result first — a non-pass range that overlaps
+    it, any other non-pass term (``~include:``, ``-a`` … may match anyone), or a pass include that can end in an
+    error (whose permerror would have come first)."""
+    out: list[Mechanism] = []
+    blocked: list = []  # the non-pass networks met since the first range
+    anything = False  # a term that may give anyone another result has been met
+    for term in terms:
+        if not isinstance(term, Mechanism):
+            continue
+        if term.network is not None:
+            if term.result == "pass":
+                if not anything and not any(term.network.overlaps(n) for n in blocked
+                                            if n.version == term.network.version):
+                    out.append(term)
+            elif out:
+                blocked.append(term.network)
+            continue
+        if not out or term.kind == "all":
+            continue
+        if term.result != "pass" or (term.kind == "include" and not _clean(term, infos)):
+            anything = True
+    return out
+
+
+def _clean(term: Mechanism, infos: Mapping[str, TermInfo] | None) -> bool:
+    """An include whose evaluation can end only in a match or no match (its tree is whole: no missing record, loop,
+    syntax error or temporary failure)."""
+    info = infos.get(term.render()) if infos is not None else None
+    if info is None or info.child is None:
+        return False
+    return all(node.status == "ok" and not any(i.error for i in node.terms) for node in info.child.walk())
+
+
+def split(domain: str, terms: list[Term], infos: Mapping[str, TermInfo] | None = None
+          ) -> tuple[dict[str, str], list[str]]:
     """The record set for ``terms`` and the actions it took: the root alone when it fits; else the root with its
     pass-qualified ranges aggregated in place of the first one, when that fits; else those ranges moved into a
     chain of included records (aggregated and sorted, so that re-flattening the chain later gives the very same
-    records)."""
+    records). Only ranges that keep their results when evaluated at that place are moved (``infos``: what each
+    include of ``terms`` resolved to, to tell an include that cannot fail)."""
     if _fits(terms):
         return {domain: Record(tuple(terms)).render()}, []
-    movable = [t for t in terms if isinstance(t, Mechanism) and t.network is not None and t.result == "pass"]
+    movable = _movable(terms, infos)
     networks = [net for t in movable if (net := t.network) is not None]
     length = len(Record(tuple(terms)).render().encode())
     if not movable:

@@ -14,6 +14,7 @@ from spfguard.fix.chain import include, ip_term, is_chain
 from spfguard.fix.plan import Difference, Flattening
 from spfguard.ipset import IPSet, aggregate
 from spfguard.policy import decide, universe
+from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, VOID_LIMIT
 from spfguard.spf.terms import QUALIFIER_RESULTS, Mechanism, Record, Term
 from spfguard.tree import Node, TermInfo, walk_tree
 from spfguard.vendors.catalogue import load_catalogue
@@ -222,8 +223,11 @@ def same_policy(a: Node, b: Node) -> bool:
 
 
 def drop_redundant(state: State, current: Node, flattened: frozenset[str] | set[str] = frozenset()) -> None:
-    """Drop ip4/ip6 terms whose removal changes no address's result (exact, symbolic). Not under ``+all``: there
-    every range is "redundant", yet the ranges are the owner's list of senders, needed once ``all`` is fixed."""
+    """Drop ip4/ip6 terms whose removal changes no address's result (exact, symbolic) — and, where the record
+    goes past a limit for that family, only when the addresses still match before the first term that could
+    take them past it (RFC 7208 §4.6.4 per address: a sender that matches before the void-prone terms today must
+    not be sent through them). Not under ``+all``: there every range is "redundant", yet the ranges are the
+    owner's list of senders, needed once ``all`` is fixed."""
     if state.record.all is not None and state.record.all.result == "pass":
         return
     for term in list(state.terms):
@@ -231,11 +235,45 @@ def drop_redundant(state: State, current: Node, flattened: frozenset[str] | set[
             continue
         trial = [t for t in state.terms if t is not term]
         candidate = rebuild(state.domain, trial, state.infos)
-        if candidate is not None and same_policy(candidate, current):
+        if candidate is not None and same_policy(candidate, current) and \
+                matched_within_limits(candidate, term.network, term.result):
             state.terms = trial
             current = candidate
             if term.render() not in flattened:
                 state.actions.append(f"drop {term.render()}: already authorised elsewhere with the same result")
+
+
+def over_limits(tree: Node, version: int) -> bool:
+    """The worst case of ``tree`` goes past a limit of RFC 7208 §4.6.4 for clients of that family."""
+    voids = tree.total_voids4 if version == 4 else tree.total_voids6
+    return voids > VOID_LIMIT or tree.total_lookups > LOOKUP_LIMIT or \
+        any(info.mx_hosts > MX_LIMIT for node in tree.walk() for info in node.terms)
+
+
+def matched_within_limits(tree: Node, network, result: str) -> bool:
+    """Every address of ``network`` gets ``result`` from ip4/ip6 terms of the root record before evaluation
+    reaches a term that could take it past a limit — or the record never goes past one for that family."""
+    version = network.version
+    if not over_limits(tree, version):
+        return True
+    infos = {info.term: info for info in tree.terms}
+    covered, lookups = IPSet(version), 0
+    for mech in tree.parsed.reachable if tree.parsed is not None else ():
+        if mech.network is not None:
+            if mech.network.version == version and mech.result == result:
+                covered = covered | IPSet.of(version, [mech.network])
+            continue
+        info = infos.get(mech.render())
+        if info is None:
+            continue
+        child = info.child
+        lookups += info.lookups + (child.total_lookups if child is not None else 0)
+        voids = (info.voids4 if version == 4 else info.voids6) + \
+            ((child.total_voids4 if version == 4 else child.total_voids6) if child is not None else 0)
+        if voids or lookups > LOOKUP_LIMIT or info.mx_hosts > MX_LIMIT or (child is not None and over_limits(child,
+                                                                                                            version)):
+            break
+    return IPSet.of(version, [network]).issubset(covered)
 
 
 def flattenable(term: Term | None, state: State, keep: set[str]) -> Node | None:

@@ -91,7 +91,7 @@ async def plan_fix(domain: str, dns: DnsClient, options: FixOptions | None = Non
     if state.flattenings:  # flattened ranges may duplicate what other terms authorise
         flat = await state.walk({domain: state.record.render()})
         passes.drop_redundant(state, flat, flattened={t.render() for t in state.terms})
-        records, split_actions = split(domain, state.terms)
+        records, split_actions = split(domain, state.terms, state.infos)
     passes.finish_flattenings(state, state.terms)
     state.actions += split_actions
     new_tree = await state.walk(records)
@@ -182,7 +182,7 @@ async def _reduce_lookups(state: passes.State, options: FixOptions) -> tuple[dic
     keep = {k.lower().rstrip(".") for k in options.keep}
     keep |= {catalogue.platforms[k].include for k in options.keep if k in catalogue.platforms}
     while True:
-        records, actions = split(state.domain, state.terms)
+        records, actions = split(state.domain, state.terms, state.infos)
         tree = await state.walk(records)
         lookups = tree.total_lookups
         candidates = [(1 + child.total_lookups, i, term) for i, term in enumerate(state.terms)

@@ -78,6 +78,9 @@ def plan_text(plan: Plan, *, dry_run: bool) -> str:
                  "exactly)")
     for mismatch in proof["unintended_sample_differences"][:5]:
         lines.append(f"  UNINTENDED: {mismatch['ip']}: {mismatch['before']} → {mismatch['after']}")
+    for worse in proof.get("worse_at_strict_receivers", [])[:5]:
+        lines.append(f"  WORSE at receivers that enforce RFC 7208's limits: {worse['ip']}: {worse['before']} today → "
+                     f"{worse['after']} (evaluated past the void-prone terms)")
     lines.append(f"checksum: {plan.checksum}")
     if dry_run and plan.proven:
         lines.append("To write it: add --provider NAME --apply.")

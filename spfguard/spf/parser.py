@@ -7,6 +7,7 @@ message a person can act on. The whole record is parsed before anything is evalu
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -38,7 +39,10 @@ def is_spf_record(text: str) -> bool:
     return head.lower() == VERSION or head.lower() == VERSION + " "
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_record(text: str) -> Record:
+    """The AST of a record (immutable, so one parse serves every evaluation that meets the same text); a syntax
+    error is raised as SpfSyntaxError with its position."""
     if not is_spf_record(text):
         raise SpfSyntaxError("an SPF record must start with 'v=spf1' followed by a space", 0)
     terms: list[Term] = []

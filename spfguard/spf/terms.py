@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from spfguard.spf import macro
 
@@ -50,7 +51,7 @@ class Mechanism:
         """The domain-spec as written, lower case without the trailing dot (None when there is none)."""
         return self.domain.text.lower().rstrip(".") if self.domain is not None else None
 
-    @property
+    @cached_property  # the AST is immutable; evaluations ask for it on every comparison
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         """For ip4/ip6: the network authorised (host bits beyond the prefix are ignored, §5.6)."""
         if self.address is None:
