@@ -18,10 +18,11 @@ from typing import Any
 from spfguard.errors import UserError
 from spfguard.monitor.location import StateLocation, default_state
 from spfguard.monitor.settings import AlertSettings, MonitorSettings, parse_alerts, parse_monitor
-from spfguard.tables import check_keys, get_int, get_list, get_number, load_toml, section
-from spfguard.vendors.catalogue import Catalogue, load_catalogue
+from spfguard.senders.mailbox import DmarcSettings, parse_dmarc
+from spfguard.tables import check_keys, get_int, get_list, get_number, load_toml, resolve_path, section
+from spfguard.vendors.catalogue import Catalogue, load_catalogue, use_files
 
-SETTINGS_TABLES = ("check", "providers", "monitor", "alerts")
+SETTINGS_TABLES = ("check", "providers", "monitor", "alerts", "catalogue", "dmarc")
 CHECK_KEYS = ("expect", "warn_lookups", "nameservers", "timeout", "retries")
 
 
@@ -52,6 +53,11 @@ class Config:
         if "monitor" not in self.raw:
             return None
         return parse_monitor(self.raw, self.base, self.catalogue.platforms)
+
+    @cached_property
+    def dmarc(self) -> DmarcSettings | None:
+        """``[dmarc]``: the rua= mailbox(es) the monitor reads reports from; None without the table."""
+        return parse_dmarc(self.raw, self.base)
 
     def require_monitor(self) -> MonitorSettings:
         if self.path is None and not self.raw:
@@ -89,9 +95,28 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, base: Path | Non
     for name in SETTINGS_TABLES:
         section(raw, name)
     config = Config(path, base or (path.parent if path is not None else None), raw)
+    parse_catalogue(raw, config.base)
     config.check = parse_check(raw, config.catalogue)
     config.alerts = parse_alerts(raw)
+    _ = config.dmarc  # checked now: a wrong key is one line before anything runs
     return config
+
+
+def parse_catalogue(raw: dict[str, Any], base: Path | None) -> None:
+    """``[catalogue] files``: the user's catalogue files (the same schema as the built-in one), read after it and
+    after the XDG folder's (``~/.config/spfguard/catalogue.toml``, ``catalogue.d/*.toml``)."""
+    table = section(raw, "catalogue")
+    check_keys(table, "[catalogue]", ("files",))
+    files = [resolve_path(f, base) for f in get_list(table, "files", "catalogue")]
+    for path in files:
+        if not path.is_file():
+            raise UserError(f"[catalogue] files: {path} is not a file")
+    use_files(files)
+    try:
+        load_catalogue()  # validated now: a broken file is one line before any command runs
+    except UserError:
+        use_files(())
+        raise
 
 
 def parse_check(raw: dict[str, Any], catalogue: Catalogue) -> CheckSettings:
@@ -115,4 +140,5 @@ def validate_settings(raw: dict[str, Any], base: Path | None = None) -> Config:
     for name in config.providers:
         check_settings(name, config.provider_table(name))
     _ = config.monitor
+    _ = config.dmarc
     return config

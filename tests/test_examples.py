@@ -18,15 +18,25 @@ EXAMPLES = ROOT / "examples"
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
 
 
-def _load(data: dict, base=None):
+def _load(data: dict, base=None, text: str = ""):
     if "connector" in data:
         return parse_connector(data)
+    if "platforms" in data:  # a catalogue file
+        import tempfile
+        from pathlib import Path
+
+        from spfguard.vendors.catalogue import read_catalogue_file
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "catalogue.toml"
+            path.write_text(text)
+            return read_catalogue_file(path)
     validate_settings(data, base=base)
 
 
 @pytest.mark.parametrize("index", [i for i, (kind, _) in enumerate(BLOCKS) if kind == "toml"])
 def test_every_toml_block_of_the_readme_loads(index):
-    _load(tomllib.loads(BLOCKS[index][1]), base=EXAMPLES)
+    _load(tomllib.loads(BLOCKS[index][1]), base=EXAMPLES, text=BLOCKS[index][1])
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.toml")), ids=lambda p: p.name)
@@ -38,7 +48,7 @@ def test_every_example_config_loads(path):
 
 def test_the_example_config_is_complete_and_in_the_readme():
     data = load_config(EXAMPLES / "spfguard.toml")
-    assert set(data.raw) == {"check", "providers", "monitor", "alerts"}
+    assert set(data.raw) == {"check", "providers", "monitor", "alerts", "dmarc", "catalogue"}
     settings = data.require_monitor()
     assert {d.name for d in settings.domains} == {"aacn.org", "aacn-foundation.org", "example.com"}
     assert settings.alerts.route("aacn").sinks["webhook"].url != settings.alerts.default.sinks["webhook"].url

@@ -4,6 +4,7 @@ and the digests — each from the :class:`~spfguard.config.Config` and the store
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ from spfguard.monitor.settings import DomainSettings, MonitorSettings
 from spfguard.monitor.status import DomainHistory, Fleet, FleetStatus, domain_history, fleet, fleet_status, shard_runs
 from spfguard.monitor.store import Busy, Store, open_store
 from spfguard.redact import redact
+from spfguard.senders.mailbox import DmarcSettings
 from spfguard.textsafe import safe
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ def location_for(config: Config, state: str | None) -> StateLocation:
     return config.state
 
 
-def _open_existing(location: StateLocation) -> Store:
+def open_existing(location: StateLocation) -> Store:
     """For the commands that only look: read-only, nothing created (a read-only database role is enough)."""
     if not location.exists():
         raise UserError(f"no state store at {location}: has the monitor run yet? (--state FILE or --config FILE)")
@@ -116,6 +118,54 @@ def auto_fixer(config: Config, dns: DnsClient, store: Store, backup_dir: Path, w
     return fix
 
 
+def ingest_reports(dmarc: DmarcSettings, store: Store, now: float | None = None) -> list[str]:
+    """Every ``[dmarc]`` mailbox read into the store (its messages then archived), and reports past the retention
+    deleted; returns the warnings (a mailbox that cannot be read is said, and the run goes on)."""
+    from spfguard.senders.mailbox import connect, ingest
+
+    now = time.time() if now is None else now
+    warnings = []
+    for mailbox in dmarc.mailboxes:
+        try:
+            connection = connect(mailbox)
+        except UserError as err:
+            warnings.append(f"DMARC reports not read: {err}")
+            continue
+        done = ingest(connection, mailbox, functools.partial(_store_reports, store, mailbox.tenant, now))
+        warnings += done.errors
+        log.info("%s: %d message(s), %d aggregate report(s), %d new, %d moved to %s", done.mailbox, done.messages,
+                 done.reports, done.stored, done.moved, mailbox.archive)
+    store.prune_reports(iso_time(now - dmarc.retention))
+    return warnings
+
+
+def _store_reports(store: Store, tenant: str | None, now: float, reports: list) -> int:
+    return store.add_reports(reports, tenant, now)
+
+
+def iso_time(t: float) -> str:
+    """A time as reports' periods are stored ("YYYY-MM-DD HH:MM:SS", UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+
+def senders_summaries(dmarc: DmarcSettings, store: Store, dns: DnsClient, now: float | None = None):
+    """``async (domain) -> summary | None``: who sent as the domain in the stored reports of the window."""
+    from spfguard.senders.reports import Reading
+    from spfguard.senders.run import analyse
+
+    since = iso_time((time.time() if now is None else now) - dmarc.window)
+    days = round(dmarc.window / 86400)
+
+    async def summary(domain: str) -> dict | None:
+        reports = store.reports(domain, since)
+        if not reports:
+            return None
+        found = await analyse(domain, Reading(reports=reports), dns, max_ptr=200)
+        return found.summary(days)
+
+    return summary
+
+
 @dataclass
 class Run:
     result: RunResult
@@ -140,8 +190,13 @@ def run(config: Config, settings: MonitorSettings, options: RunOptions) -> Run:
                 ms_version = _ms_version(settings, options.dns.offline, warnings)
                 fixer = auto_fixer(config, dns, store, options.backup_dir or default_backup_dir(), warnings) \
                     if options.auto_fix else None
+                senders = None
+                if config.dmarc is not None:
+                    if options.shard[0] == 0:  # one shard reads the mailboxes: the others find them empty
+                        warnings += ingest_reports(config.dmarc, store)
+                    senders = senders_summaries(config.dmarc, store, dns)
                 result = asyncio.run(run_monitor(settings, dns, store, shard=options.shard, ms_version=ms_version,
-                                                 auto_fix=fixer))
+                                                 auto_fix=fixer, senders=senders))
                 if options.metrics_file is not None:
                     _metrics(options.metrics_file, label, result, dns, store)
         finally:
@@ -183,7 +238,7 @@ def _metrics(path: Path, label: str, result: RunResult, dns: DnsClient, store: S
 
 
 def status(location: StateLocation) -> FleetStatus:
-    store = _open_existing(location)
+    store = open_existing(location)
     try:
         return fleet_status(store)
     finally:
@@ -191,24 +246,30 @@ def status(location: StateLocation) -> FleetStatus:
 
 
 def history(location: StateLocation, domain: str, limit: int = 50) -> DomainHistory:
-    store = _open_existing(location)
+    store = open_existing(location)
     try:
         return domain_history(store, domain, limit)
     finally:
         store.close()
 
 
-def fleet_report(location: StateLocation, tenant: str | None = None) -> Fleet:
-    store = _open_existing(location)
+def fleet_report(location: StateLocation, tenant: str | None = None, domain: str | None = None) -> Fleet:
+    """The fleet page's data — of one tenant, or of one domain (its page: history, events and senders)."""
+    store = open_existing(location)
     try:
         if tenant is not None:
             known = sorted({t for _, t, _ in store.latest() if t})
             if tenant not in known:
                 raise UserError(f"--tenant {tenant}: no such tenant in {location} (tenants: "
                                 f"{', '.join(known) or 'none'})")
-        return fleet(store, tenant)
+        found = fleet(store, tenant)
     finally:
         store.close()
+    if domain is not None:
+        found.latest = [item for item in found.latest if item.domain == domain]
+        if not found.latest:
+            raise UserError(f"--domain {domain}: the monitor has no state for it in {location}")
+    return found
 
 
 @dataclass
@@ -218,7 +279,7 @@ class Digests:
 
 
 def digests(settings: MonitorSettings, since: float, period: str, *, send: bool) -> Digests:
-    store = _open_existing(settings.state)
+    store = open_existing(settings.state)
     try:
         built = build_digests(store, settings, time.time() - since, period)
     finally:

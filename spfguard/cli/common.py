@@ -31,6 +31,9 @@ RetriesOption = Annotated[int, typer.Option("--retries", metavar="N", min=0, max
                                             help="Further tries after a DNS timeout (0 to 10).")]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", envvar="SPFGUARD_CONFIG",
                                                    help="spfguard.toml (see examples/spfguard.toml).")]
+StateOption = Annotated[str | None, typer.Option("--state", metavar="FILE|URL", help="The state store: a SQLite file "
+                                                 "or postgresql://… (default: [monitor] state, else "
+                                                 "$XDG_STATE_HOME/spfguard/monitor.sqlite).")]
 ExpectOption = Annotated[list[str] | None, typer.Option(
     "--expect", "-e", metavar="PLATFORM[,PLATFORM…]",
     help="Platforms the domain sends from (repeatable or comma-separated; `spfguard ranges list`).")]

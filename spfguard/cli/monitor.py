@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from spfguard.cli.common import ConfigOption, NameserverOption, ZoneOption, dns_options, format_option, render
+from spfguard.cli.common import (
+    ConfigOption,
+    NameserverOption,
+    StateOption,
+    ZoneOption,
+    dns_options,
+    format_option,
+    render,
+)
 from spfguard.config import load_config
 from spfguard.domains import parse_domain
 from spfguard.errors import ExitCode, UserError
@@ -26,9 +34,6 @@ app = typer.Typer(
 )
 StatusFormat = Annotated[str, format_option("status")]
 DigestFormat = Annotated[str, format_option("digest")]
-StateOption = Annotated[str | None, typer.Option("--state", metavar="FILE|URL", help="The state store: a SQLite file "
-                                                 "or postgresql://… (default: [monitor] state, else "
-                                                 "$XDG_STATE_HOME/spfguard/monitor.sqlite).")]
 
 
 @app.callback()
@@ -171,14 +176,16 @@ def report(
     state: StateOption = None,
     tenant: Annotated[str | None, typer.Option("--tenant", metavar="NAME", help="Only this tenant's domains.")]
     = None,
+    domain: Annotated[str | None, typer.Option("--domain", metavar="DOMAIN", help="One domain's page.")] = None,
 ) -> None:
     """The fleet as one self-contained HTML page, from the store: every domain's latest state, sortable and
-    filterable, with a timeline of its lookups and events."""
+    filterable, with a timeline of its lookups and events and, with a [dmarc] mailbox, who sent as it."""
     from spfguard.app.monitor import fleet_report
     from spfguard.output import Output
 
     destination = Output(output)
-    page = render("fleet", "html", fleet_report(_location(ctx, config, state), tenant))
+    page = render("fleet", "html", fleet_report(_location(ctx, config, state), tenant,
+                                                parse_domain(domain) if domain else None))
     with destination as out:
         out.write(page)
     typer.echo(f"fleet report written to {output}")

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from spfguard.cli.common import (
+    ConfigOption,
     NameserverOption,
     RetriesOption,
     TimeoutOption,
@@ -17,6 +18,7 @@ from spfguard.cli.common import (
     format_option,
     render,
 )
+from spfguard.config import load_config
 from spfguard.output import Output
 from spfguard.textsafe import safe
 from spfguard.vendors.catalogue import load_catalogue
@@ -40,8 +42,10 @@ def _warn(warnings: list[str]) -> None:
 
 
 @app.command("list")
-def list_platforms(fmt: ListFormat = "table") -> None:
-    """The platforms of the catalogue and the include each one publishes."""
+def list_platforms(fmt: ListFormat = "table", config: ConfigOption = None) -> None:
+    """The platforms of the catalogue, the include each one publishes and the file it comes from (built in, the
+    XDG folder's catalogue.toml and catalogue.d/*.toml, or the config's [catalogue] files)."""
+    load_config(config)
     typer.echo(render("platforms", fmt, load_catalogue()), nl=False)
 
 

@@ -8,26 +8,35 @@ from typing import Annotated
 import typer
 
 from spfguard.cli.common import (
+    ConfigOption,
     NameserverOption,
     RetriesOption,
+    StateOption,
     TimeoutOption,
     ZoneOption,
     dns_options,
     format_option,
     render,
 )
+from spfguard.config import load_config
 from spfguard.domains import parse_domain
 from spfguard.errors import UserError
 from spfguard.output import Output
+from spfguard.tables import parse_duration
 
 SendersFormat = Annotated[str, format_option("senders")]
 
 
 def senders(
     domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain the reports are about.")],
-    reports: Annotated[list[Path], typer.Option("--dmarc-reports", "-r", metavar="PATH",
-                                                help="DMARC aggregate reports: files (.xml, .xml.gz, .zip, .eml) "
-                                                     "or folders of them; repeatable.")],
+    reports: Annotated[list[Path] | None, typer.Option("--dmarc-reports", "-r", metavar="PATH",
+                                                       help="DMARC aggregate reports: files (.xml, .xml.gz, .zip, "
+                                                            ".eml) or folders of them; repeatable.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DURATION", help="Instead of files: the reports "
+                                              "the monitor stored from the [dmarc] mailbox over this period (30d, "
+                                              "12w), from the store of --config/--state.")] = None,
+    config: ConfigOption = None,
+    state: StateOption = None,
     fmt: SendersFormat = "text",
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
                                                 help="Write to FILE (needed for html).")] = None,
@@ -42,13 +51,19 @@ def senders(
     """Who sends as DOMAIN: each source of its DMARC aggregate reports attributed to a platform, what receivers
     saw, what check_host() says today — platforms authorised, sending but not authorised (with the include to
     add), included but silent, and unknown sources. Exit 1 when a platform sends without being authorised."""
-    from spfguard.app.senders import find_senders
+    from spfguard.app.senders import find_senders, stored_reports
 
     domain = parse_domain(domain)
     if fmt == "html" and output is None:
         raise UserError("--format html needs --output FILE (one self-contained page)")
+    if bool(reports) == (since is not None):
+        raise UserError("give the reports: --dmarc-reports PATH (files), or --since DURATION (those the monitor "
+                        "stored from the [dmarc] mailbox)")
     out = Output(output)
-    found = find_senders(domain, reports, dns_options(zone, nameserver, timeout, retries), suggest=suggest)
+    stored = stored_reports(load_config(config), state, domain, parse_duration(since, "--since", 3600)) \
+        if since is not None else None
+    found = find_senders(domain, reports or [], dns_options(zone, nameserver, timeout, retries), suggest=suggest,
+                         stored=stored)
     with out:
         out.write(render("senders", fmt, found))
     if output is not None:

@@ -103,6 +103,10 @@ def add_missing(state: State, coverage) -> None:
         if cov.status not in ("none", "partial"):
             continue
         platform = catalogue.get(name)
+        if platform.kind != "name":  # its include is per customer (a pattern) or per message (a macro)
+            raise PlanError(f"{platform.display} ({name}) is not authorised, and its include is "
+                            f"{'a macro template' if platform.kind == 'template' else 'one per account'} "
+                            f"({platform.include}): add the include its console gives you by hand")
         insert_before_all(state.terms, include(platform.include))
         state.actions.append(f"add include:{platform.include} ({platform.display} was {cov.status}ly authorised)"
                              if cov.status == "partial" else f"add include:{platform.include} ({platform.display})")

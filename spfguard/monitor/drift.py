@@ -8,8 +8,10 @@ Two kinds of events:
   ``coverage-lost``, ``spf-error`` (any other error finding: a syntax error, +all, a missing include target…),
   ``ranges-changed`` for an include the domain has flattened (its copy is stale: the include authorises ranges
   the published record does not — open until the record authorises them again, by a re-flatten or by hand)
-  and ``check-failing`` (temporary DNS failures on two runs in a row — a single timeout is not an alert). The
-  caller notifies when a problem starts, optionally reminds, and sends ``resolved`` when it clears.
+  ``check-failing`` (temporary DNS failures on two runs in a row — a single timeout is not an alert), and from
+  the DMARC reports of the window: ``unauthorised-sender`` (a platform sends SPF-aligned mail the record does not
+  authorise) and ``sender-stopped`` (an included platform silent for the whole window, info). The caller
+  notifies when a problem starts, optionally reminds, and sends ``resolved`` when it clears.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def problems(current: Snapshot, previous: Snapshot | None, warn_lookups: int) ->
                                                  f"({cov['status']}; missing {missing})"
     for code in sorted(current.codes("error") - set(COVERED_ELSEWHERE)):
         found[("spf-error", code)] = f"{domain}: SPF error {code} (see `spfguard check {domain}`)"
+    found.update(_sender_problems(current))
     for include in sorted(current.flattened):
         stale = _missing(current, include)
         if stale:
@@ -117,6 +120,45 @@ def problems(current: Snapshot, previous: Snapshot | None, warn_lookups: int) ->
                 f"({shown}) that {domain}'s flattened copy does not authorise: re-flatten it (`spfguard fix "
                 f"{domain}`, or `monitor --auto-fix`)")
     return found
+
+
+def _sender_problems(current: Snapshot) -> dict[tuple[str, str], str]:
+    """From the senders summary: platforms whose SPF-aligned mail fails SPF today, and included platforms silent
+    for a whole window of reports (only once the reports cover that long)."""
+    summary = current.senders
+    if not summary:
+        return {}
+    domain, days = current.domain, summary.get("days", 30)
+    found = {}
+    covered = _covers(summary, days)
+    for name, use in sorted(summary.get("platforms", {}).items()):
+        status = use.get("status")
+        if status in ("unauthorised", "dkim-only"):
+            how = "and DMARC failed for it" if status == "unauthorised" else "(DMARC passed by DKIM)"
+            proof = f"; evidence: {use['evidence']}" if use.get("evidence") else "; one reporter, no DKIM: check it"
+            found[("unauthorised-sender", name)] = (
+                f"{domain}: {use.get('display', name)} sent {use.get('messages', 0)} message(s) in the last {days} "
+                f"days that SPF does not pass {how}: add include:{use.get('include')}{proof} (`spfguard senders "
+                f"{domain} --since {days}d`)")
+        elif status == "unused" and covered:
+            found[("sender-stopped", name)] = (
+                f"{domain}: {use.get('display', name)} is included but sent nothing in {days} days of reports "
+                f"(info): a candidate to remove (include:{use.get('include')}; never removed automatically)")
+    return found
+
+
+def _covers(summary: dict, days: int) -> bool:
+    """The stored reports reach back the whole window (a mailbox read since yesterday proves no silence)."""
+    import datetime
+
+    first = summary.get("first")
+    last = summary.get("last")
+    try:
+        start = datetime.datetime.strptime(str(first)[:10], "%Y-%m-%d")
+        end = datetime.datetime.strptime(str(last)[:10], "%Y-%m-%d")
+    except ValueError:
+        return False
+    return (end - start).days + 1 >= days
 
 
 def _missing(snapshot: Snapshot, include: str) -> list[str]:

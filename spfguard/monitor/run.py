@@ -72,7 +72,10 @@ def shard_label(shard: tuple[int, int]) -> str:
 
 
 async def run_monitor(settings: MonitorSettings, dns: DnsClient, store: Store, *, shard: tuple[int, int] = (0, 1),
-                      now: float | None = None, ms_version: str | None = None, auto_fix=None) -> RunResult:
+                      now: float | None = None, ms_version: str | None = None, auto_fix=None,
+                      senders=None) -> RunResult:
+    """``senders``: ``async (domain) -> summary | None``, who sent as the domain in the stored DMARC reports (the
+    summary goes into the snapshot, where drift finds unauthorised and silent senders)."""
     started = time.monotonic()
     now = time.time() if now is None else now
     label = shard_label(shard)
@@ -90,7 +93,7 @@ async def run_monitor(settings: MonitorSettings, dns: DnsClient, store: Store, *
                 store.queue(run_id, [event], sinks_for(settings.alerts, None))
                 result.events.append(event)
 
-        candidates = await _check(settings, domains, dns, store, run_id, now, ms_version, result)
+        candidates = await _check(settings, domains, dns, store, run_id, now, ms_version, result, senders)
         if auto_fix is not None:
             for domain, moved in candidates:
                 written = await auto_fix(domain, moved)
@@ -140,16 +143,16 @@ def _log_fault(what: str, err: BaseException) -> None:
 
 
 async def _check(settings: MonitorSettings, domains: list[DomainSettings], dns: DnsClient, store: Store,
-                 run_id: int, now: float, ms_version: str | None,
-                 result: RunResult) -> list[tuple[DomainSettings, dict]]:
+                 run_id: int, now: float, ms_version: str | None, result: RunResult,
+                 senders=None) -> list[tuple[DomainSettings, dict]]:
     expected = sorted({p for d in domains for p in d.expect})
-    senders = {s.platform.name: s for s in await sender_sets(expected, dns)}
+    expected_sets = {s.platform.name: s for s in await sender_sets(expected, dns)}
     by_name = {d.name: d for d in domains}
     candidates = []
 
     async def snapshots():
         async for index, report in audit_stream([d.name for d in domains], dns, warn_lookups=settings.warn_lookups,
-                                                per_domain=lambda name: {"senders": [senders[p] for p in
+                                                per_domain=lambda name: {"senders": [expected_sets[p] for p in
                                                                                      by_name[name].expect],
                                                                          "parked": by_name[name].parked},
                                                 audit_fn=_isolated_audit):
@@ -161,7 +164,9 @@ async def _check(settings: MonitorSettings, domains: list[DomainSettings], dns: 
                     ranges = await source_ranges(include, dns)
                     if ranges is not None:
                         sources[include] = ranges
-                snapshot = take(report, ms_version, [senders[p] for p in domain.expect], sources, flattened)
+                snapshot = take(report, ms_version, [expected_sets[p] for p in domain.expect], sources, flattened)
+                if senders is not None and not snapshot.incomplete:
+                    snapshot.senders = await senders(domain.name)
             except Exception as err:  # noqa: BLE001 - this domain's fault
                 _log_fault(f"checking {domain.name}", err)
                 snapshot = take(failed_report(domain.name, err), ms_version)

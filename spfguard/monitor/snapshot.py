@@ -13,8 +13,8 @@ from spfguard.policy import RESULTS, decide
 from spfguard.spf.limits import LOOKUP_LIMIT, VOID_LIMIT
 
 # 1: spfguard 0.1 (no "format" key); 2: include_ranges also holds flattened sources;
-# 3: findings as {"severity", "code"} objects, not "severity:code" strings
-SNAPSHOT_FORMAT = 3
+# 3: findings as {"severity", "code"} objects, not "severity:code" strings; 4: senders (from stored DMARC reports)
+SNAPSHOT_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Snapshot:
     findings: list[FindingRef] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # temporary failures, in words
     limits: dict[str, int] = field(default_factory=lambda: {"lookups": LOOKUP_LIMIT, "voids": VOID_LIMIT})
+    senders: dict[str, Any] | None = None  # who sent as the domain in the stored reports (Senders.summary())
     format: int = SNAPSHOT_FORMAT
 
     def codes(self, severity: str | None = None) -> set[str]:
@@ -52,7 +53,7 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, data: Any) -> Snapshot:
-        """Any stored format (1–3); a newer one, or one of the wrong shape, is refused with a clear message."""
+        """Any stored format (1–4); a newer one, or one of the wrong shape, is refused with a clear message."""
         if not isinstance(data, dict) or not isinstance(data.get("domain"), str):
             raise UserError("a stored snapshot is not an spfguard snapshot (no domain)")
         version = data.get("format", 1)
@@ -68,7 +69,7 @@ class Snapshot:
                 findings.append(FindingRef(str(item.get("severity")), str(item.get("code"))))
         known = {k: data[k] for k in ("incomplete", "records", "ranges", "include_ranges", "lookups", "verdict",
                                       "void_lookups", "void_lookups_ipv6", "coverage", "ms_version", "errors",
-                                      "limits", "flattened") if k in data}
+                                      "limits", "flattened", "senders") if k in data}
         return cls(data["domain"], findings=findings, format=version, **known)
 
 

@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -44,8 +45,9 @@ from spfguard.monitor.location import StateLocation, state_location
 from spfguard.monitor.snapshot import SNAPSHOT_FORMAT, Snapshot
 from spfguard.monitor.step import ProblemUpdate, StoredProblem
 from spfguard.redact import redact
+from spfguard.senders.reports import AggregateReport, row_from_json, row_to_json
 
-SCHEMA_VERSION = 3  # 2: shards, outbox, retention (0.1 fleet); 3: delivery claims (lease, batch key)
+SCHEMA_VERSION = 4  # 2: shards, outbox, retention (0.1 fleet); 3: delivery claims (lease, batch key); 4: DMARC reports
 READABLE_FROM = 2  # read-only commands read stores this old without migrating them
 MAX_EVENTS_PER_BATCH = 200  # a first run over a large fleet: several messages, not one enormous one
 
@@ -139,6 +141,9 @@ def _schema(serial: str, real: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS flattened (domain TEXT, include TEXT, ranges TEXT, recorded {real}, "
         "PRIMARY KEY (domain, include))",
         "CREATE TABLE IF NOT EXISTS globals (key TEXT PRIMARY KEY, value TEXT)",
+        f"CREATE TABLE IF NOT EXISTS dmarc_reports (key TEXT PRIMARY KEY, domain TEXT, tenant TEXT, org TEXT, "
+        f"report_id TEXT, period_begin TEXT, period_end TEXT, received {real}, source TEXT, rows TEXT)",
+        "CREATE INDEX IF NOT EXISTS dmarc_reports_domain ON dmarc_reports (domain, period_end)",
     ]
 
 
@@ -404,6 +409,37 @@ class Store:
                 self.execute("INSERT INTO flattened (domain, include, ranges, recorded) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (domain, include) DO UPDATE SET ranges = excluded.ranges, recorded = "
                              "excluded.recorded", (domain, include, json.dumps(ranges), time.time()))
+
+    # ---- DMARC aggregate reports (read from the rua= mailbox) --------------------------------------------
+
+    def add_reports(self, reports: list[AggregateReport], tenant: str | None, now: float) -> int:
+        """Stores reports not stored yet (the same report twice — reporter, report id, period, policy domain — is
+        one); returns how many were new."""
+        added = 0
+        with self.transaction():
+            for report in reports:
+                key = hashlib.sha256(json.dumps(report.key).encode()).hexdigest()
+                cursor = self.execute(
+                    "INSERT INTO dmarc_reports (key, domain, tenant, org, report_id, period_begin, period_end, "
+                    "received, source, rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    (key, report.domain, tenant, report.org, report.report_id, report.begin, report.end, now,
+                     report.source, json.dumps([row_to_json(r) for r in report.rows])))
+                added += cursor.rowcount
+        return added
+
+    def reports(self, domain: str, since: str) -> list[AggregateReport]:
+        """The stored reports about ``domain`` whose period ends at or after ``since`` ("YYYY-MM-DD HH:MM:SS")."""
+        if "dmarc_reports" not in self._tables():  # a store written before schema 4, opened read-only
+            return []
+        rows = self.rows("SELECT org, report_id, domain, period_begin, period_end, rows, source FROM dmarc_reports "
+                         "WHERE domain = ? AND period_end >= ? ORDER BY period_begin, key", (domain, since))
+        return [AggregateReport(org, report_id, d, begin, end, tuple(row_from_json(r) for r in json.loads(data)),
+                                source or "") for org, report_id, d, begin, end, data, source in rows]
+
+    def prune_reports(self, before: str) -> int:
+        """Reports whose period ended before ``before``: past the retention."""
+        with self.transaction():
+            return self.execute("DELETE FROM dmarc_reports WHERE period_end < ?", (before,)).rowcount
 
     # ---- retention -------------------------------------------------------------------------------------
 

@@ -84,6 +84,41 @@ def timeline_svg(points: list[tuple[float, int | None, bool]], events: list[tupl
     return "".join(parts)
 
 
+def senders_cell(summary: dict | None) -> dict | None:
+    """The senders of the stored DMARC reports, for the page: messages, platforms with their status and what
+    receivers did, and the volume per day as bars (the part from platforms that fail SPF in red)."""
+    if not summary:
+        return None
+    platforms = summary.get("platforms", {})
+    failing = {n for n, p in platforms.items() if p.get("status") in ("unauthorised", "dkim-only")}
+    daily = summary.get("daily", {})
+    width, height, pad = 260, 40, 2
+    top = max([d.get("*", 0) for d in daily.values()] + [1])
+    step = (width - 2 * pad) / max(len(daily), 1)
+    bars = []
+    for i, (day, counts) in enumerate(daily.items()):
+        total, bad = counts.get("*", 0), sum(counts.get(n, 0) for n in failing)
+        x, h = pad + i * step, (height - 2 * pad) * total / top
+        detail = ", ".join(f"{safe(n)} {v}" for n, v in sorted(counts.items()) if n != "*")
+        bars.append(f'<rect x="{x:.1f}" y="{height - pad - h:.1f}" width="{max(step - 1, 1):.1f}" height="{h:.1f}" '
+                    f'fill="#3457d5"><title>{escape(day)}: {total} message(s){escape("; " + detail) if detail else ""}'
+                    "</title></rect>")
+        if bad:
+            hb = (height - 2 * pad) * bad / top
+            bars.append(f'<rect x="{x:.1f}" y="{height - pad - hb:.1f}" width="{max(step - 1, 1):.1f}" '
+                        f'height="{hb:.1f}" fill="#c62828"><title>{escape(day)}: {bad} message(s) SPF does not pass'
+                        "</title></rect>")
+    svg = f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="messages per day">{"".join(bars)}</svg>'
+    return {"days": summary.get("days"), "messages": summary.get("messages", 0), "svg": svg,
+            "spoofing": summary.get("spoofing", 0),
+            "dispositions": ", ".join(f"{safe(k)} {v}" for k, v in sorted(summary.get("dispositions", {}).items())),
+            "platforms": [{"name": safe(n), "status": p.get("status", ""), "messages": p.get("messages", 0),
+                           "include": safe(p.get("include", "")),
+                           "dispositions": ", ".join(f"{safe(k)} {v}" for k, v in sorted(
+                               p.get("dispositions", {}).items()))}
+                          for n, p in sorted(platforms.items(), key=lambda item: -item[1].get("messages", 0))]}
+
+
 class FleetHtml(Renderer):
     """``monitor report``: the fleet as one self-contained page."""
 
@@ -102,11 +137,13 @@ def fleet_page(fleet: Fleet) -> str:
                      "severity": worst, "rank": severity_rank(worst) if worst else -1,
                      "lookups": snapshot.lookups, "voids4": snapshot.void_lookups,
                      "voids6": snapshot.void_lookups_ipv6, "codes": found,
-                     "timeline": timeline_svg(fleet.timelines.get(domain, []), fleet.events.get(domain, []))})
+                     "timeline": timeline_svg(fleet.timelines.get(domain, []), fleet.events.get(domain, [])),
+                     "senders": senders_cell(snapshot.senders)})
     tenant = fleet.tenant
     title = f"SPF fleet report{f': {tenant}' if tenant else ''}"
     return render_page("fleet.html.j2", title, f"{len(rows)} domains, from the monitor's store", rows=rows,
                        tenant=tenant, tenants=sorted({r["tenant"] for r in rows}),
                        verdicts=sorted({r["verdict"] for r in rows}), codes=codes.most_common(),
                        failing=sum(r["verdict"] == "could not check" for r in rows),
+                       with_senders=[r for r in rows if r["senders"]],
                        problems=sum(r["severity"] == "error" for r in rows))

@@ -15,15 +15,16 @@ from spfguard.vendors.catalogue import Catalogue
 
 class PlatformsTable(Renderer):
     def render(self, result: Catalogue) -> str:
-        rows = [[p.name, p.include, p.display] for p in result.platforms.values()]
-        return tabulate(rows, headers=["platform", "include", "what"]) + "\n"
+        rows = [[p.name, p.include, p.display, p.origin] for p in result.platforms.values()]
+        return tabulate(rows, headers=["platform", "include", "what", "from"]) + "\n"
 
 
 class PlatformsJson(Renderer):
     def render(self, result: Catalogue) -> str:
         return json.dumps({"version": 1, "platforms": [
             {"platform": p.name, "display": p.display, "include": p.include, "aliases": list(p.aliases),
-             "source": p.source} for p in result.platforms.values()]}, indent=2) + "\n"
+             "source": p.source, "kind": p.kind, "origin": p.origin} for p in result.platforms.values()]},
+                          indent=2) + "\n"
 
 
 class RangesText(Renderer):

@@ -64,7 +64,7 @@ class Source:
 
     source: str
     messages: int = 0
-    tally: Counter = field(default_factory=Counter)  # ("spf"|"dkim"|"did"|"reason"|"today", value) -> count
+    tally: Counter = field(default_factory=Counter)  # ("spf"|"dkim"|"did"|"reason"|"today"|"day", value) -> n
     dmarc_pass: int = 0
     dkim_aligned: int = 0  # messages with an aligned DKIM pass: the sender signs as the domain
     forwarded: int = 0  # SPF failed, DKIM passed (or the receiver said "forwarded")
@@ -233,6 +233,30 @@ class Senders:
         """Platforms whose mail fails SPF but that are not proposed: no evidence beyond one reporter's word."""
         return [p for p in self.with_status("unauthorised", "dkim-only") if not p.evidence]
 
+    def summary(self, days: int) -> dict:
+        """What the monitor keeps of it in a snapshot: per platform the messages, status and what receivers did,
+        the messages per day (by report period), and the sources no platform claims — small, whatever the
+        reports' size."""
+        daily: dict[str, dict[str, int]] = {}
+        for use in self.platforms:
+            for source in use.sources:
+                for day, n in source.tally.items():
+                    if day[0] == "day":
+                        daily.setdefault(day[1], {})
+                        daily[day[1]][use.platform] = daily[day[1]].get(use.platform, 0) + n
+        for report in self.reports:
+            for row in report.rows:
+                if not row.header_from or within(row.header_from, self.domain):
+                    totals = daily.setdefault(report.begin[:10], {})
+                    totals["*"] = totals.get("*", 0) + row.count  # every message about the domain that day
+        return {"days": days, "reports": len(self.reports), "messages": self.messages,
+                "first": self.period["begin"], "last": self.period["end"],
+                "platforms": {p.platform: {"display": p.display, "status": p.status, "include": p.include,
+                                           "messages": p.messages, "dispositions": dict(p.dispositions),
+                                           "evidence": p.evidence} for p in self.platforms},
+                "spoofing": sum(s.messages for s in self.spoofing), "dispositions": dict(self.dispositions),
+                "daily": dict(sorted(daily.items()))}
+
     def to_json(self) -> dict:
         def unknown_json(s: Source) -> dict:
             return {**s.to_json(), "ptr": s.ptr, "ptr_organisation": s.ptr_org,
@@ -336,14 +360,14 @@ def classify(domain: str, record: str | None, reports: list[AggregateReport], ca
             if row.header_from and not within(row.header_from, domain):  # a report's row about another domain
                 source = other_from.setdefault((row.header_from, ip), Source(ip, envelope=row.header_from))
                 source.platform = found[0] if found else None
-                _count(source, row, ip, report.org, None)
+                _count(source, row, ip, report.org, None, report.begin[:10])
                 continue
             if not within(envelope, domain):  # SPF was about someone else's domain: DKIM decides
                 key = (envelope, str(found[1]) if found else "")  # by platform range, else all its addresses
                 source = other_envelopes.setdefault(key, Source(key[1], envelope=envelope, asn=row.asn,
                                                                 as_name=row.as_name))
                 source.platform = found[0] if found else None
-                _count(source, row, ip, report.org, None)
+                _count(source, row, ip, report.org, None, report.begin[:10])
                 continue
             result, via = results.get(envelope, {}).get(ip) or ("none", None)
             if found is None:
@@ -359,7 +383,7 @@ def classify(domain: str, record: str | None, reports: list[AggregateReport], ca
                     ranges[held] = Source(held[1], envelope=envelope)
                     use.sources.append(ranges[held])
                 source = ranges[held]
-            _count(source, row, ip, report.org, result)
+            _count(source, row, ip, report.org, result, report.begin[:10])
     for use in platforms.values():
         if all(s.passes for s in use.sources):
             use.status = "authorised"
@@ -380,12 +404,13 @@ def classify(domain: str, record: str | None, reports: list[AggregateReport], ca
                    other_from=busiest(other_from))
 
 
-def _count(source: Source, row: Row, ip: str, reporter: str, result: str | None) -> None:
+def _count(source: Source, row: Row, ip: str, reporter: str, result: str | None, day: str = "") -> None:
     source.messages += row.count
     tally = source.tally
     tally["spf", row.spf] += row.count
     tally["dkim", row.dkim] += row.count
     tally["did", row.disposition] += row.count
+    tally["day", day] += row.count
     source.dmarc_pass += row.count if row.dmarc else 0
     source.dkim_aligned += row.count if row.dkim == "pass" and (row.dkim_aligned or row.dmarc) else 0
     if (row.spf in FAILS and row.dkim == "pass") or "forwarded" in row.reasons:

@@ -50,6 +50,20 @@ class Row:
     reasons: tuple[str, ...] = ()  # policy override reasons (forwarded, mailing_list, local_policy …)
 
 
+def row_to_json(row: Row) -> list:
+    """A row as stored (a list: a report can hold a hundred thousand)."""
+    return [row.ip, row.count, row.spf, row.dkim, row.dmarc, row.header_from, row.asn, row.as_name, row.envelope,
+            row.spf_aligned, row.dkim_aligned, row.disposition, list(row.reasons)]
+
+
+def row_from_json(data: list) -> Row:
+    ip, count, spf, dkim, dmarc, header_from, asn, as_name, envelope, spf_aligned, dkim_aligned, disposition, \
+        reasons = data
+    return Row(ip, int(count), sys.intern(spf), sys.intern(dkim), bool(dmarc), sys.intern(header_from), asn, as_name,
+               sys.intern(envelope), bool(spf_aligned), bool(dkim_aligned), sys.intern(disposition),
+               tuple(reasons))
+
+
 @dataclass(frozen=True)
 class AggregateReport:
     org: str

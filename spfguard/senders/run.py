@@ -28,7 +28,7 @@ from spfguard.senders.reports import Reading
 from spfguard.spf.evaluator import check_host_async
 from spfguard.tree import Node, NodeStatus, walk_tree
 from spfguard.vendors.catalogue import Catalogue, load_catalogue
-from spfguard.vendors.coverage import sender_sets
+from spfguard.vendors.coverage import include_targets, sender_sets
 
 PARALLEL = 64  # evaluations and PTR look-ups in flight
 MAX_PTR = 2000  # unknown sources named by reverse DNS: the busiest ones
@@ -86,14 +86,15 @@ async def _results(domain: str, tree: Node, ips: list[str], dns: DnsClient) -> d
     return {ip: outcomes[cell(ip)] for ip in ips}
 
 
-async def analyse(domain: str, reading: Reading, dns: DnsClient, catalogue: Catalogue | None = None) -> Senders:
+async def analyse(domain: str, reading: Reading, dns: DnsClient, catalogue: Catalogue | None = None,
+                  max_ptr: int = MAX_PTR) -> Senders:
     catalogue = catalogue or load_catalogue()
     tree, senders = await asyncio.gather(walk_tree(domain, dns), sender_sets(list(catalogue.platforms), dns,
                                                                              catalogue))
     if any(n.status == NodeStatus.TEMPERROR for n in tree.walk()):  # "today" cannot be said: nothing would be right
         raise IncompleteError(f"could not read the SPF tree of {domain}: "
                               f"{next(n.error for n in tree.walk() if n.status == NodeStatus.TEMPERROR)}")
-    included = included_platforms({n.name for n in tree.walk()}, catalogue)
+    included = included_platforms(include_targets(tree), catalogue)
     attribute = Attributor(senders, set(included))
     rows = [(normalise_ip(row.ip), row) for report in reading.reports for row in report.rows
             if not row.header_from or within(row.header_from, domain)]
@@ -119,12 +120,12 @@ async def analyse(domain: str, reading: Reading, dns: DnsClient, catalogue: Cata
             answer = await dns.query(ipaddress.ip_address(ip).reverse_pointer, "PTR")
         return answer.records[0] if answer.status is Status.ANSWER and answer.records else None
 
-    looked_up = unclaimed[:MAX_PTR]
+    looked_up = unclaimed[:max_ptr]
     names = await asyncio.gather(*(ptr(ip) for ip in looked_up))
     found = classify(domain, tree.record, reading.reports, catalogue, attribute, results,
                      dict(zip(looked_up, names, strict=True)), included)
     found.skipped, found.duplicates, found.skipped_rows = reading.skipped, reading.duplicates, reading.skipped_rows
-    found.ptr_limited = max(0, len(unclaimed) - MAX_PTR)
+    found.ptr_limited = max(0, len(unclaimed) - max_ptr)
     found.unresolved = [(s.platform.name, s.error) for s in senders if s.error is not None]
     return found
 

@@ -80,6 +80,8 @@ class RangeInfo:
 
 
 async def sender_set(platform: Platform, dns: DnsClient) -> SenderSet:
+    if platform.kind != "name":  # a pattern or a macro template: no ranges to list ahead of a message
+        return SenderSet(platform, IPSet(4), IPSet(6))
     tree = await walk_tree(platform.include, dns)
     problems = [n.error or n.status for n in tree.walk() if n.status != "ok"]
     problems += [t.error for n in tree.walk() for t in n.terms if t.error]
@@ -108,11 +110,30 @@ def _root_terms(root: Node):
             yield mech.render(), {4: policy.passes(4), 6: policy.passes(6)}
 
 
-def coverage(root: Node, policy: Policy, senders: list[SenderSet]) -> dict[str, Coverage]:
+def include_targets(root: Node) -> set[str]:
+    """Every include and redirect target of the tree, as written (a macro template stays a template) and as
+    resolved (the names of the records reached), lower case."""
+    found = {node.name.lower() for node in root.walk()}
+    for node in root.walk():
+        for info in node.terms:
+            term = info.term.lstrip("+-~?")
+            if term.lower().startswith(("include:", "redirect=")):
+                found.add(term.split(":" if term.lower().startswith("include:") else "=", 1)[1].lower().rstrip("."))
+    return found
+
+
+def coverage(root: Node, policy: Policy, senders: list[SenderSet], catalogue: Catalogue | None = None
+             ) -> dict[str, Coverage]:
     out: dict[str, Coverage] = {}
     terms = list(_root_terms(root))
+    catalogue = catalogue or load_catalogue()
+    targets = include_targets(root) if any(s.platform.kind != "name" for s in senders) else set()
     for sender in senders:
         name = sender.platform.name
+        if sender.platform.kind != "name":  # the include itself is the whole check (RFC 7208 §7: per message)
+            via = sorted(t for t in targets if catalogue.matches(sender.platform, t))
+            out[name] = Coverage(name, CoverageStatus.FULL if via else CoverageStatus.NONE, [], via)
+            continue
         if sender.error is not None or not (sender.v4 or sender.v6):
             out[name] = Coverage(name, CoverageStatus.UNKNOWN,
                                  error=sender.error or "the platform's SPF chain authorises nothing")
