@@ -28,7 +28,7 @@ LAYERS = [
     ["monitor"],
     ["config"],
     ["report", "app"],
-    ["cli"],
+    ["cli", "octodns"],
 ]
 FLOOR = {room: floor for floor, rooms in enumerate(LAYERS) for room in rooms}
 

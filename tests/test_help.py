@@ -45,7 +45,8 @@ def test_every_option_and_argument_is_documented():
 def test_choices_are_listed(capsys):
     main(["check", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "table, tree, json, csv, summary (one line per domain) or html" in text
+    assert "table, tree, json, csv, summary (one line per domain), html, sarif (SARIF 2.1.0, for code scanning) " \
+        "or junit" in text
     assert "error or warning" in text
 
 

@@ -62,3 +62,36 @@ def resolve_nameserver(text: str) -> list[tuple[str, int]]:
         raise UserError(f"--nameserver {text}: the name does not resolve ({getattr(err, 'strerror', err)}); "
                         "give an address") from None
     return list(dict.fromkeys((str(info[4][0]), port) for info in infos))
+
+
+def read_draft(record: str | None, record_file: Path | None) -> tuple[str, Path | None] | None:
+    """``--record 'v=spf1 …'`` or ``--record-file FILE``: a draft SPF record (a file may hold it as zone-file
+    character-strings, quoted, on several lines); None when neither is given."""
+    from spfguard.spf.parser import is_spf_record
+    from spfguard.textfile import read_text
+
+    if record is not None and record_file is not None:
+        raise UserError("--record and --record-file exclude each other")
+    if record is None and record_file is None:
+        return None
+    text = record if record is not None else read_text(Path(str(record_file)), "record file")
+    text = text.strip()
+    if '"' in text:  # "v=spf1 ip4:…" "include:…" (RFC 1035 §5.1 character-strings, as in a zone file)
+        import re
+
+        parts = re.findall(r'"((?:[^"\\]|\\.)*)"', text)
+        if not parts:
+            raise UserError(f"{'--record' if record is not None else record_file}: unbalanced quotes")
+        text = "".join(parts)
+    text = " ".join(text.split())
+    if not is_spf_record(text):
+        raise UserError(f"{'--record' if record is not None else record_file}: not an SPF record (it must start "
+                        "with v=spf1)")
+    return text, record_file
+
+
+def with_draft(dns: DnsClient, domain: str, record: str) -> DnsClient:
+    """DNS in which ``domain`` publishes ``record`` as its only SPF record (everything else as it is)."""
+    from spfguard.dns.overlay import OverlayDns
+
+    return OverlayDns(dns, {domain: [record]})

@@ -29,8 +29,14 @@ from spfguard.report import Options, renderer
 from spfguard.tables import get_list
 
 PROGRESS_MIN_DOMAINS = 5
-CheckFormat = Annotated[str, format_option("check", "table, tree, json, csv, summary (one line per domain) or "
-                                                     "html.")]
+CheckFormat = Annotated[str, format_option("check", "table, tree, json, csv, summary (one line per domain), "
+                                                     "html, sarif (SARIF 2.1.0, for code scanning) or junit.")]
+RecordOption = Annotated[str | None, typer.Option(
+    "--record", metavar="'v=spf1 …'", help="Audit this draft as if DOMAIN published it (its includes resolved as "
+    "usual): what would it do?")]
+RecordFileOption = Annotated[Path | None, typer.Option(
+    "--record-file", metavar="FILE", help="The draft record in a file (plain, or quoted character-strings as in a "
+    "zone file).")]
 
 
 def check(
@@ -62,13 +68,15 @@ def check(
     parked: Annotated[bool, typer.Option("--parked", help="The domains send and receive no mail: check the lockdown "
                                                           "(v=spf1 -all, DMARC p=reject, null MX). A domain list's "
                                                           "'parked' column sets it per domain.")] = False,
+    record: RecordOption = None,
+    record_file: RecordFileOption = None,
     config: ConfigOption = None,
     timeout: TimeoutOption = 2.0,
     retries: RetriesOption = 2,
 ) -> None:
     """Audit the SPF tree of each domain: lookups, void lookups, findings, DMARC and MX."""
     from spfguard.app.check import CheckRequest, Outcome, check_domains
-    from spfguard.app.dns import open_dns
+    from spfguard.app.dns import open_dns, read_draft, with_draft
 
     settings = load_config(config)
     catalogue = settings.catalogue
@@ -81,9 +89,22 @@ def check(
     if fmt == "html" and output is None:
         raise UserError("--format html needs --output FILE (one self-contained page)")
     dns = open_dns(dns_options(zone, nameserver or settings.check.nameservers, timeout, retries))
+    locate = getattr(dns, "locate", None)  # zone files: findings annotated at their file and line (SARIF)
+    draft = read_draft(record, record_file)
+    if draft is not None:
+        if len(names) != 1:
+            raise UserError("--record/--record-file: give exactly one DOMAIN (where the draft would be published)")
+        dns = with_draft(dns, names[0], draft[0])
+        draft_file = draft[1]
+        located = locate
+
+        def locate(name: str):
+            if name == names[0]:
+                return (draft_file, 1) if draft_file is not None else None
+            return located(name) if located is not None else None
     out = Output(output)
     render = renderer("check", fmt, Options(tuple(expected), verbose=verbose, color=out.color,
-                                            detail=len(names) == 1))
+                                            detail=len(names) == 1, extra={"locate": locate, "fail_on": fail_on}))
     request = CheckRequest(names, ips, expected, warn_lookups or settings.check.warn_lookups,
                            {e.name for e in entries if parked or e.parked})
     outcome = Outcome(fail_on)
@@ -108,3 +129,58 @@ def check(
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def check_zones(
+    files: Annotated[list[Path], typer.Argument(metavar="ZONEFILE...", help="Zone files (RFC 1035), e.g. the ones "
+                                                "a commit changes.")],
+    fmt: CheckFormat = "summary",
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                help="Write the report to FILE instead of standard output.")] = None,
+    fail_on: Annotated[Literal["error", "warning"], typer.Option(
+        "--fail-on", metavar="SEVERITY", help="Exit 1 on a finding of this severity or worse.")] = "error",
+    nameserver: NameserverOption = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Names outside the files are not looked up (they are "
+                                                            "temporary failures, exit 3).")] = False,
+    expect: ExpectOption = None,
+    config: ConfigOption = None,
+    timeout: TimeoutOption = 2.0,
+    retries: RetriesOption = 2,
+) -> None:
+    """Audit every SPF record in these zone files, as they would be published: names inside the files answered
+    from them, every other name (an include at a vendor) live. For pre-commit and CI (--format sarif)."""
+    from spfguard.app.check import CheckRequest, Outcome, check_domains
+    from spfguard.app.dns import DnsOptions, open_dns
+    from spfguard.dns.layered import LayeredDns
+    from spfguard.dns.zonefile import ZoneFileDns
+
+    settings = load_config(config)
+    expected = get_list({"expect": split_values(expect)}, "expect", "--expect", settings.catalogue.platforms) \
+        if expect else settings.check.expect
+    files_dns = open_dns(DnsOptions(zones=tuple(files)))
+    assert isinstance(files_dns, ZoneFileDns)
+    beyond = files_dns if offline else open_dns(DnsOptions(nameservers=tuple(nameserver or
+                                                                              settings.check.nameservers),
+                                                           timeout=timeout, retries=retries))
+    dns = LayeredDns(files_dns, beyond)
+    names = files_dns.spf_names()
+    if not names:
+        raise UserError(f"no SPF record (TXT v=spf1) in {', '.join(str(f) for f in files)}")
+    if fmt == "html" and output is None:
+        raise UserError("--format html needs --output FILE (one self-contained page)")
+    out = Output(output)
+    render = renderer("check", fmt, Options(tuple(expected), color=out.color, detail=len(names) == 1,
+                                            extra={"locate": dns.locate, "fail_on": fail_on}))
+    outcome = Outcome(fail_on)
+
+    async def run() -> None:
+        out.write(render.begin())
+        async for index, report in check_domains(CheckRequest(names, [], expected, settings.check.warn_lookups,
+                                                              set()), dns):
+            outcome.add(report)
+            out.write(render.add(index, report))
+        out.write(render.end())
+
+    with out:
+        asyncio.run(run())
+    raise typer.Exit(outcome.code)

@@ -67,6 +67,11 @@ def fix(
     provider: ProviderOption = None,
     apply: ApplyOption = False,
     backup_dir: BackupDirOption = None,
+    record: Annotated[str | None, typer.Option("--record", metavar="'v=spf1 …'", help="Plan from this draft as if "
+                                               "DOMAIN published it (a proposal only: nothing can be applied).")]
+    = None,
+    record_file: Annotated[Path | None, typer.Option("--record-file", metavar="FILE", help="The draft in a file.")]
+    = None,
     config: ConfigOption = None,
     wait: WaitOption = 120.0,
     zone: ZoneOption = None,
@@ -76,11 +81,15 @@ def fix(
 ) -> None:
     """Plan a corrected record set, prove it equivalent, and (with --provider … --apply) write it safely."""
     from spfguard.app import fix as use
-    from spfguard.app.dns import open_dns
+    from spfguard.app.dns import open_dns, read_draft, with_draft
     from spfguard.fix.apply import default_backup_dir
     from spfguard.fix.planner import FixOptions
 
     settings = load_config(config)
+    draft = read_draft(record, record_file)
+    if draft is not None and (apply or plan_out is not None or provider is not None or from_plan is not None):
+        raise UserError("--record/--record-file plan from a draft that is not published: a proposal to read, never "
+                        "applied (publish the draft, or the proposal, then run fix DOMAIN)")
     if apply and provider is None:
         raise UserError("--apply needs --provider NAME: the provider that hosts the zone")
     prov = use.open_provider(provider, settings) if provider is not None else None
@@ -112,6 +121,8 @@ def fix(
     if domain is None:
         raise UserError("give DOMAIN (or --from-plan FILE)")
     domain = parse_domain(domain)
+    if draft is not None:
+        dns = with_draft(dns, domain, draft[0])
     expected = get_list({"expect": split_values(expect)}, "expect", "--expect", settings.catalogue.platforms) \
         if expect else settings.check.expect
     options = FixOptions(expected, flatten, split_values(keep), pin=split_values(pin), all=all_)
@@ -149,6 +160,11 @@ def rollback(
     provider: ProviderOption = None,
     apply: ApplyOption = False,
     backup_dir: BackupDirOption = None,
+    record: Annotated[str | None, typer.Option("--record", metavar="'v=spf1 …'", help="Plan from this draft as if "
+                                               "DOMAIN published it (a proposal only: nothing can be applied).")]
+    = None,
+    record_file: Annotated[Path | None, typer.Option("--record-file", metavar="FILE", help="The draft in a file.")]
+    = None,
     config: ConfigOption = None,
     wait: WaitOption = 120.0,
     zone: ZoneOption = None,

@@ -33,6 +33,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 app.command("check")(check_cmd.check)
+app.command("check-zones")(check_cmd.check_zones)
 app.command("eval")(eval_cmd.evaluate)
 app.command("fix")(fix_cmd.fix)
 app.command("rollback")(fix_cmd.rollback)

@@ -36,13 +36,14 @@ def origin_of(zone: dns.zone.Zone) -> dns.name.Name:
 
 
 class ZoneFileDns:
-    def __init__(self, zones: list[dns.zone.Zone]):
+    def __init__(self, zones: list[dns.zone.Zone], files: dict[int, Path] | None = None):
         # longest origin first, so that a child zone wins over its parent
         self.zones = sorted(zones, key=lambda z: len(origin_of(z).labels), reverse=True)
         # every name that has a node below it (empty non-terminals included), per zone: built once, so that an
         # NXDOMAIN/NODATA answer or a wildcard search never scans the zone
         self._ancestors = {id(z): _ancestors(z) for z in self.zones}
         self._answers: dict[tuple[str, str], Answer] = {}  # the files do not change while they are read
+        self._files = files or {}  # id(zone) -> the file it was read from
         self.queries: list[tuple[str, str]] = []
 
     @classmethod
@@ -58,7 +59,33 @@ class ZoneFileDns:
                 files.append(path)
             else:
                 raise ZoneLoadError(f"{path}: no such file or directory")
-        return cls([load_zone_file(f) for f in files])
+        zones = [load_zone_file(f) for f in files]
+        return cls(zones, {id(z): f for z, f in zip(zones, files, strict=True)})
+
+    def spf_names(self) -> list[str]:
+        """Every name of the loaded zones that publishes a TXT record starting with v=spf1 (RFC 7208 §4.5)."""
+        found = []
+        for zone in self.zones:
+            for name, node in zone.nodes.items():
+                rdataset = node.get_rdataset(zone.rdclass, dns.rdatatype.TXT)
+                if rdataset is not None and any(b"".join(r.strings).lower().startswith(b"v=spf1")
+                                                for r in rdataset):
+                    found.append(str(name).rstrip(".").lower())
+        return sorted(set(found), key=lambda n: (n.count("."), n))
+
+    def locate(self, name: str) -> tuple[Path, int] | None:
+        """The file and line (1-based) of ``name``'s SPF record in the zone files, for annotations (SARIF); None
+        when it is not written in one of them (a wildcard answers it, or another source does)."""
+        try:
+            qname = dns.name.from_text(normalise_name(name) or ".")
+        except dns.exception.DNSException:
+            return None
+        zone = self._zone_for(qname)
+        if zone is None or id(zone) not in self._files:
+            return None
+        path = self._files[id(zone)]
+        line = spf_line(read_text(path, "zone file"), origin_of(zone), qname)
+        return (path, line) if line else None
 
     def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
         return next((z for z in self.zones if name.is_subdomain(origin_of(z))), None)
@@ -96,6 +123,30 @@ class ZoneFileDns:
                 return Answer(name, rdtype, Status.NODATA)
             qname = cname[0].target
         return Answer(name, rdtype, Status.TEMPFAIL, error="CNAME chain too long (loop?)")
+
+
+def spf_line(text: str, origin: dns.name.Name, name: dns.name.Name) -> int:
+    """The line of ``name``'s TXT record that starts with v=spf1, following $ORIGIN and blank owners (RFC 1035
+    §5.1); 0 when there is none."""
+    owner = origin
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.split(";", 1)[0] if '"' not in line.split(";", 1)[0] or line.count('"') % 2 == 0 else line
+        if not body.strip():
+            continue
+        first = body.split()[0]
+        if first.upper() == "$ORIGIN" and len(body.split()) > 1:
+            origin = dns.name.from_text(body.split()[1], origin)
+            continue
+        if first.startswith("$"):
+            continue
+        if not line[0].isspace():
+            try:
+                owner = origin if first == "@" else dns.name.from_text(first, origin)
+            except dns.exception.DNSException:
+                continue
+        if owner == name and "TXT" in body.upper().split() and "v=spf1" in body.lower():
+            return number
+    return 0
 
 
 def _ancestors(zone: dns.zone.Zone) -> frozenset[dns.name.Name]:

@@ -14,10 +14,12 @@ change elsewhere in the zone that appeared in the meantime is neither written no
 back after. octoDNS writes unconditionally, so an edit of the same TXT set that lands between octoDNS's own read
 for the plan and its write is overwritten: the window is that of one ``octodns-sync``.
 
-With a ``YamlProvider`` target nothing live is touched: the zone's YAML file is rewritten by octoDNS (in its
-canonical form — sorted keys; octoDNS does not keep comments, as its documentation says) and the user reviews
-and commits it; ``octodns-sync --doit`` publishes it. octoDNS joins a TXT value's character-strings and splits
-it again at 255 octets when it publishes, so a value's layout is octoDNS's, not the one it had.
+With a ``YamlProvider`` target nothing live is touched: only the lines of the TXT values that change are edited
+in the zone's YAML file (comments, key order and formatting kept — :mod:`spfguard_octodns.yamledit`; the result
+is read back with octoDNS's loader before the file is replaced), and the user reviews and commits a diff of a
+line or two; ``octodns-sync --doit`` publishes it. A split zone directory, or a change of values other than the
+SPF record, falls back to octoDNS's own writer (its canonical form: sorted keys, no comments). octoDNS joins a TXT
+value's character-strings and splits it again at 255 octets when it publishes.
 """
 
 from __future__ import annotations
@@ -154,10 +156,51 @@ class OctoDnsProvider(Provider):
     def read_txt_strings(self, name: str) -> list[tuple[str, ...]]:
         return [(v,) for v in self.read_txt(name)]  # octoDNS keeps no layout: each value whole
 
+    def _edit_yaml(self, zone: str, changes: Sequence[Change]) -> bool:
+        """The changes as line edits of the zone's YAML file; False when they cannot be (octoDNS writes then)."""
+        from octodns.yaml import safe_load
+
+        from spfguard_octodns.yamledit import NotEditable, edit_zone_text
+
+        target = self.target
+        path = os.path.join(target.directory, f"{zone}.yaml")
+        if getattr(target, "split_extension", None) or not os.path.isfile(path):
+            return False
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        try:
+            edited = edit_zone_text(text, zone, changes, bool(getattr(target, "escaped_semicolons", True)))
+        except NotEditable:
+            return False
+        loaded = safe_load(edited, enforce_order=target.enforce_order, order_mode=target.order_mode) or {}
+        for change in changes:  # read back with octoDNS's own loader before the file is replaced
+            relative = self._relative(change.name, zone)
+            node = loaded.get(relative)
+            records = node if isinstance(node, list) else [node] if node else []
+            found = [[_raw(v) for v in (r.get("values") or [r.get("value")])] for r in records
+                     if str(r.get("type", "")).upper() == "TXT"]
+            if not same_values(found[0] if found else [], change.after):
+                raise ProviderError(f"octodns: editing {path} would not give {change.name} the planned values: "
+                                    "nothing written")
+        temporary = f"{path}.spfguard-tmp"
+        with open(temporary, "w", encoding="utf-8") as fh:
+            fh.write(edited)
+        os.replace(temporary, path)
+        return True
+
     def _apply(self, zone: str, changes: Sequence[Change]) -> None:
         from octodns.provider.plan import Plan
         from octodns.record import Record
 
+        if self.writes_yaml:
+            existing = self._read_zone(zone)
+            for change in changes:
+                values = self._values(existing, change.name, zone)
+                if not same_values(values, change.before):
+                    raise ConflictError(change.name, change.before, values)
+            if self._edit_yaml(zone, changes):
+                self.read_back(changes)
+                return
         existing = self._read_zone(zone)
         desired = existing.copy()
         names = set()
