@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PROVIDERS := $(wildcard providers/*/pyproject.toml)
+VERSION   := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# the tag deploy/kubernetes/ pulls (tests/test_deploy.py holds them equal)
+IMAGE     ?= registry.example.com/spfguard:$(VERSION)
+CONTAINER ?= $(shell command -v docker || command -v podman)
 
-.PHONY: install demo test lint bench conformance clean
+.PHONY: install demo test lint bench conformance clean man image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +47,16 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/senders.py
+	$(BIN)/python bench/fleet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info build dist
+
+# the man page, generated from the CLI (tests/test_manpage.py holds man/spfguard.1 equal to it)
+man: $(VENV)/.installed-core
+	$(BIN)/python -m spfguard.cli.manpage > man/spfguard.1
+
+# the fleet job's image (Dockerfile); needs docker or podman
+image:
+	@test -n "$(CONTAINER)" || { echo "make image: needs docker or podman" >&2; exit 2; }
+	$(CONTAINER) build -t $(IMAGE) .

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from spfguard.dmarc import DmarcSummary, summarise_dmarc
+from spfguard.dmarc import DmarcSummary, fetch_dmarc, parse_dmarc
 from spfguard.dns.base import DnsClient, Status
 from spfguard.findings import Finding
 from spfguard.policy import decide
@@ -88,12 +88,13 @@ async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lo
     sends and receives no mail, and its lockdown is checked."""
     domain = domain.rstrip(".").lower()
     tree_task = walk_tree(domain, dns)
-    dmarc_task = summarise_dmarc(domain, dns) if dmarc else _given(None)
+    dmarc_task = fetch_dmarc(domain, dns) if dmarc else _given(None)
     mx_task = dns.query(domain, "MX") if dmarc else _given(None)
     senders_task = _given(senders) if senders is not None else sender_sets(list(expect), dns)
     evals = [check_host_async(ip, domain, f"postmaster@{domain}", helo=domain, dns=dns) for ip in ips]
-    tree, dmarc_summary, mx, senders, *results = await asyncio.gather(tree_task, dmarc_task, mx_task, senders_task,
-                                                                       *evals)
+    tree, found_dmarc, mx, senders, *results = await asyncio.gather(tree_task, dmarc_task, mx_task, senders_task,
+                                                                     *evals)
+    dmarc_summary = await parse_dmarc(found_dmarc, dns) if found_dmarc is not None else None  # after the walk
     report = Report(domain, tree, dmarc=dmarc_summary, evaluations=list(zip(ips, results, strict=True)),
                     parked=parked)
     if mx is not None:

@@ -13,14 +13,16 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spfguard.errors import UserError
-from spfguard.monitor.location import StateLocation, default_state
-from spfguard.monitor.settings import AlertSettings, MonitorSettings, parse_alerts, parse_monitor
-from spfguard.senders.mailbox import DmarcSettings, parse_dmarc
 from spfguard.tables import check_keys, get_int, get_list, get_number, load_toml, resolve_path, section
 from spfguard.vendors.catalogue import Catalogue, load_catalogue, use_files
+
+if TYPE_CHECKING:  # the monitor's and the mailbox's tables are parsed by their own modules, imported when read
+    from spfguard.monitor.location import StateLocation
+    from spfguard.monitor.settings import AlertSettings, MonitorSettings
+    from spfguard.senders.mailbox import DmarcSettings
 
 SETTINGS_TABLES = ("check", "providers", "monitor", "alerts", "catalogue", "dmarc")
 CHECK_KEYS = ("expect", "warn_lookups", "nameservers", "timeout", "retries")
@@ -41,7 +43,13 @@ class Config:
     base: Path | None = None  # the folder relative paths in it are taken from: the file's own
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     check: CheckSettings = field(default_factory=CheckSettings)
-    alerts: AlertSettings = field(default_factory=AlertSettings)
+
+    @cached_property
+    def alerts(self) -> AlertSettings:
+        """``[alerts]``: where the monitor's events go (none without the table)."""
+        from spfguard.monitor.settings import AlertSettings, parse_alerts
+
+        return parse_alerts(self.raw) if "alerts" in self.raw else AlertSettings()
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -52,11 +60,17 @@ class Config:
         """``[monitor]``, parsed when first asked for (a domain list can be long); None without the table."""
         if "monitor" not in self.raw:
             return None
+        from spfguard.monitor.settings import parse_monitor
+
         return parse_monitor(self.raw, self.base, self.catalogue.platforms)
 
     @cached_property
     def dmarc(self) -> DmarcSettings | None:
         """``[dmarc]``: the rua= mailbox(es) the monitor reads reports from; None without the table."""
+        if "dmarc" not in self.raw:
+            return None
+        from spfguard.senders.mailbox import parse_dmarc
+
         return parse_dmarc(self.raw, self.base)
 
     def require_monitor(self) -> MonitorSettings:
@@ -69,6 +83,8 @@ class Config:
     @property
     def state(self) -> StateLocation:
         """The monitor's store: ``[monitor] state`` (from the config's folder), else the default one."""
+        from spfguard.monitor.location import default_state
+
         return self.monitor.state if self.monitor is not None else default_state()
 
     @property
@@ -97,7 +113,8 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, base: Path | Non
     config = Config(path, base or (path.parent if path is not None else None), raw)
     parse_catalogue(raw, config.base)
     config.check = parse_check(raw, config.catalogue)
-    config.alerts = parse_alerts(raw)
+    if "alerts" in raw:
+        _ = config.alerts  # checked now, as [dmarc] below
     _ = config.dmarc  # checked now: a wrong key is one line before anything runs
     return config
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from spfguard.ipset import IPSet
@@ -62,7 +63,8 @@ class Policy:
 
 
 def decide(node: Node) -> Policy:
-    return Policy(_decide(node, 4, universe(4)), _decide(node, 6, universe(6)))
+    """The addresses each result is given, per family (shared: callers read it, never change it)."""
+    return Policy(_included(node, 4), _included(node, 6))
 
 
 def _term_set(node: Node, mech, info: TermInfo | None, version: int) -> IPSet | None:
@@ -76,6 +78,26 @@ def _term_set(node: Node, mech, info: TermInfo | None, version: int) -> IPSet | 
     max_prefix = 32 if version == 4 else 128
     return IPSet.of(version, [ipaddress.ip_network(f"{a}/{max_prefix if prefix is None else prefix}", strict=False)
                               for a in addresses])
+
+
+_INCLUDED: OrderedDict[tuple[int, int], tuple[Node, Decision]] = OrderedDict()
+INCLUDED_CACHE = 4096  # decisions of included records kept (a fleet's vendor trees)
+
+
+def _included(child: Node, version: int) -> Decision:
+    """The decision of an included record over every address: what it gives an address does not depend on which
+    addresses the including record left undecided (RFC 7208 §5.2: the include evaluates check_host() anew), so a
+    vendor tree shared by many domains' trees (the same Node, :mod:`spfguard.tree`) is decided once."""
+    key = (id(child), version)
+    found = _INCLUDED.get(key)
+    if found is not None and found[0] is child:
+        _INCLUDED.move_to_end(key)
+        return found[1]
+    decision = _decide(child, version, universe(version))
+    _INCLUDED[key] = (child, decision)  # the node is kept with it: its id cannot be reused while cached
+    if len(_INCLUDED) > INCLUDED_CACHE:
+        _INCLUDED.popitem(last=False)
+    return decision
 
 
 def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
@@ -119,7 +141,7 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
             if info is None or info.child is None:  # a macro include: depends on the message
                 decision.mark_conditional(remaining)
                 continue
-            inner = _decide(info.child, version, remaining)
+            inner = _included(info.child, version)
             matched = inner.get("pass") & remaining
             decision.add(mech.result, matched)
             for error in ("permerror", "temperror"):  # errors inside an include end the evaluation (§5.2)

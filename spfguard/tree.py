@@ -23,7 +23,10 @@ where no term matches — as one void lookup for ``exists``, ``a``, ``mx`` and `
 redirect target cannot be followed.
 
 Sibling lookups are issued together (``asyncio.gather``), so the wall time is about the depth of the tree
-times one round trip.
+times one round trip. Within a run, a subtree reached through an include or redirect — a vendor's tree included
+by a thousand domains — is walked once and shared by every tree that reaches it once that walk is done (walks
+running at the same moment share the DNS answers instead); the domain's own records are always read afresh.
+Trees are not changed after the walk.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from spfguard.dns.base import Answer, DnsClient, Status
+from spfguard.dns.base import Answer, DnsClient, Status, within
 from spfguard.spf.errors import SpfSyntaxError
 from spfguard.spf.limits import MX_LIMIT
 from spfguard.spf.macro import expand_static
@@ -104,7 +107,6 @@ class Node:
     parsed: Record | None = None
     terms: list[TermInfo] = field(default_factory=list)
     unreached: list[str] = field(default_factory=list)  # terms after one that matches every client
-    cumulative: int = 0  # lookups counted when evaluation finishes this node (worst case, in order)
 
     @property
     def by_redirect(self) -> bool:
@@ -181,11 +183,69 @@ class Node:
 
 
 @dataclass
+class _Shared:
+    """A subtree walked once in this run, with what deciding whether it can be reused needs."""
+
+    node: Node
+    names: frozenset[str]  # every record name in it (a loop back to an ancestor is not shared)
+    size: int  # its records (against MAX_NODES)
+
+
+def _subtrees(dns: DnsClient) -> dict | None:
+    """The run's shared subtrees, kept on the DNS client of the run (whose answers are the run's snapshot): a
+    vendor tree included by a thousand domains is read, parsed and walked once. Only clients that answer the same
+    way for the whole run share (live DNS with its cache, zone files); an in-memory test table does not."""
+    if not getattr(dns, "shares_subtrees", False):
+        return None
+    found = getattr(dns, "_spf_subtrees", None)
+    if found is None:
+        found = {}
+        dns._spf_subtrees = found  # type: ignore[attr-defined]
+    return found
+
+
+def _shareable(node: Node) -> _Shared | None:
+    names, size = set(), 0
+    for inner in node.walk():
+        size += 1
+        names.add(inner.name.lower())
+        if inner.status in (NodeStatus.LOOP, NodeStatus.TRUNCATED, NodeStatus.TEMPERROR) or \
+                any(info.error for info in inner.terms):
+            return None  # depends on where it was reached, or on a moment's failure
+    return _Shared(node, frozenset(names), size)
+
+
+@dataclass
 class _Walk:
     dns: DnsClient
     nodes: int = 0
+    root: str = ""
 
     async def node(self, name: str, via: str | None, ancestors: tuple[str, ...]) -> Node:
+        shared = _subtrees(self.dns)
+        if shared is None or via is None or within(name, self.root) or not valid_domain(name):
+            return await self._node(name, via, ancestors)  # the domain's own records are always read afresh
+        key = (name.lower(), via)
+        entry = shared.get(key)
+        if entry is None:
+            future: asyncio.Future = asyncio.get_running_loop().create_future()
+            shared[key] = future
+            try:
+                node = await self._node(name, via, ancestors)
+            except BaseException:
+                shared.pop(key, None)
+                future.set_result(None)
+                raise
+            future.set_result(_shareable(node))
+            return node
+        # a walk still in progress is not waited for: two walks could wait on each other (a loop across domains)
+        found = entry.result() if entry.done() else None
+        if found is not None and not (found.names & set(ancestors)) and self.nodes + found.size <= MAX_NODES:
+            self.nodes += found.size
+            return found.node
+        return await self._node(name, via, ancestors)
+
+    async def _node(self, name: str, via: str | None, ancestors: tuple[str, ...]) -> Node:
         node = Node(name=name, via=via)
         self.nodes += 1
         if name.lower() in ancestors:
@@ -351,19 +411,25 @@ def _failed(answer: Answer, info: TermInfo) -> bool:
     return False
 
 
-def _number(node: Node, start: int = 0) -> int:
-    """Fill ``cumulative``: the running lookup count in evaluation order, when this node is finished."""
-    count = start
-    for info in node.terms:
-        count += info.lookups
-        if info.child is not None:
-            count = _number(info.child, count)
-    node.cumulative = count
-    return count
+def running_totals(root: Node) -> dict[int, int]:
+    """id(node) -> the running lookup count in evaluation order when that node is finished (for display; the
+    nodes of a shared subtree are the same objects wherever they appear, so this is worked out per tree)."""
+    totals: dict[int, int] = {}
+
+    def number(node: Node, start: int) -> int:
+        count = start
+        for info in node.terms:
+            count += info.lookups
+            if info.child is not None:
+                count = number(info.child, count)
+        totals.setdefault(id(node), count)
+        return count
+
+    number(root, 0)
+    return totals
 
 
 async def walk_tree(domain: str, dns: DnsClient) -> Node:
     """Walk the SPF tree of ``domain`` (see the module docstring)."""
-    root = await _Walk(dns).node(domain.rstrip("."), None, ())
-    _number(root)
-    return root
+    domain = domain.rstrip(".")
+    return await _Walk(dns, root=domain).node(domain, None, ())

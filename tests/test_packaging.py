@@ -154,3 +154,34 @@ def test_quiet_prints_nothing_on_a_healthy_fleet_with_the_core_alone(core_alone,
     check = subprocess.run([str(core_alone), "check", "calm.test", "--zone", str(zones)], capture_output=True,
                            text=True, cwd=tmp_path, env=env, timeout=120)
     assert check.returncode in (0, 1) and check.stderr == "", check.stderr
+
+
+def test_the_missing_provider_hint_works_as_written_from_a_wheel_built_in_a_clone(wheels, tmp_path):
+    """#26: the core wheel alone, installed from a clone's dist/ (as `python -m build` leaves it); asking for a
+    provider names the clone's providers/NAME, and the command the hint gives installs it."""
+    import re
+
+    clone = tmp_path / "clone"
+    (clone / "dist").mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", clone)
+    shutil.copytree(ROOT / "providers" / "route53", clone / "providers" / "route53",
+                    ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
+    core = next(w for w in wheels if w.name.startswith("spfguard-0"))
+    wheel = shutil.copy(core, clone / "dist")
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel)
+    spfguard = venv / "bin" / "spfguard"
+    env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1"}
+
+    proc = subprocess.run([str(spfguard), "fix", "aacn.org", "--zone", str(DEMO_ZONES), "--provider", "route53"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"pipx inject spfguard {clone / 'providers' / 'route53'}" in proc.stderr
+    pip_line = re.search(r"`(pip install [^`]+)`", proc.stderr).group(1)
+    _run(venv / "bin" / "python", "-m", *pip_line.split(), "--quiet", "--disable-pip-version-check", cwd=tmp_path)
+
+    providers = _run(spfguard, "providers", cwd=tmp_path, env=env).stdout
+    route53 = next(line for line in providers.splitlines() if line.lstrip().startswith("route53"))
+    assert "not installed" not in route53
+    assert "provider route53: spfguard-route53 0.1.0" in _run(spfguard, "--version", cwd=tmp_path, env=env).stdout

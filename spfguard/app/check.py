@@ -23,10 +23,8 @@ class CheckRequest:
 
 async def check_domains(request: CheckRequest, dns: DnsClient) -> AsyncIterator[tuple[int, Report]]:
     """Each domain's report, in input order, as soon as it and those before it are done (memory stays bounded)."""
-    from spfguard.dmarc import preload as preload_dmarc
     from spfguard.vendors.coverage import sender_sets
 
-    preload_dmarc()
     senders = await sender_sets(list(request.expect), dns)  # once for all domains
     async for index, report in audit_stream(list(request.names), dns, ips=request.ips, senders=senders,
                                             warn_lookups=request.warn_lookups,

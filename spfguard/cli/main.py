@@ -9,21 +9,14 @@ import sys
 import typer
 
 from spfguard import __version__
-from spfguard.cli import check as check_cmd
-from spfguard.cli import connector as connector_cmd
-from spfguard.cli import evaluate as eval_cmd
-from spfguard.cli import fix as fix_cmd
 from spfguard.cli import help as _help  # noqa: F401 - plain metavars in help and usage
-from spfguard.cli import inventory as inventory_cmd
-from spfguard.cli import monitor as monitor_cmd
-from spfguard.cli import providers as providers_cmd
-from spfguard.cli import ranges as ranges_cmd
-from spfguard.cli import senders as senders_cmd
+from spfguard.cli.lazy import LazyGroup
 from spfguard.errors import ExitCode, SpfguardError
 from spfguard.redact import redact
 from spfguard.textsafe import safe
 
 app = typer.Typer(
+    cls=LazyGroup,  # each command's module is imported when that command runs (spfguard.cli.lazy.COMMANDS)
     rich_markup_mode=None,
     name="spfguard",
     help="Audit, repair and watch SPF records (RFC 7208).",
@@ -32,22 +25,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-app.command("check")(check_cmd.check)
-app.command("check-zones")(check_cmd.check_zones)
-app.command("eval")(eval_cmd.evaluate)
-app.command("fix")(fix_cmd.fix)
-app.command("rollback")(fix_cmd.rollback)
-app.command("senders")(senders_cmd.senders)
-app.command("providers")(providers_cmd.providers)
-app.command("inventory")(inventory_cmd.inventory)
-app.add_typer(ranges_cmd.app, name="ranges")
-app.add_typer(connector_cmd.app, name="connector")
-app.add_typer(monitor_cmd.app, name="monitor")
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"spfguard {__version__}")
+        from spfguard.provider.registry import plugin_versions
+
+        typer.echo(f"spfguard {__version__} (Python {sys.version.split()[0]})")
+        for name, dist, version in plugin_versions():
+            typer.echo(f"  provider {name}: " + ("built in" if dist == "spfguard" else f"{dist} {version}"))
         raise typer.Exit()
 
 

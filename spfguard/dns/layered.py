@@ -11,6 +11,7 @@ from spfguard.dns.zonefile import ZoneFileDns
 
 
 class LayeredDns:
+    shares_subtrees = True  # the same answers for the whole run: walked subtrees are shared (spfguard.tree)
     def __init__(self, files: ZoneFileDns, beyond: DnsClient):
         self.files, self.beyond = files, beyond
 

@@ -49,6 +49,7 @@ class NameserverAddress:
 
 
 class LiveDns:
+    shares_subtrees = True  # the same answers for the whole run: walked subtrees are shared (spfguard.tree)
     def __init__(
         self,
         nameservers: Sequence[str | NameserverAddress] = (),

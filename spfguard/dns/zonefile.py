@@ -36,6 +36,7 @@ def origin_of(zone: dns.zone.Zone) -> dns.name.Name:
 
 
 class ZoneFileDns:
+    shares_subtrees = True  # the same answers for the whole run: walked subtrees are shared (spfguard.tree)
     def __init__(self, zones: list[dns.zone.Zone], files: dict[int, Path] | None = None):
         # longest origin first, so that a child zone wins over its parent
         self.zones = sorted(zones, key=lambda z: len(origin_of(z).labels), reverse=True)

@@ -4,10 +4,14 @@ are named here, so that asking for one that is not installed says what to instal
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from spfguard.errors import UserError
 from spfguard.provider.base import Provider, ProviderError, resolve_settings
@@ -29,9 +33,43 @@ def available() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=GROUP)})
 
 
+def plugin_versions() -> list[tuple[str, str, str]]:
+    """(provider, distribution, version) of every installed provider, the built-in ones included."""
+    rows = []
+    for ep in entry_points(group=GROUP):
+        dist = ep.dist
+        rows.append((ep.name, dist.name if dist else "?", dist.version if dist else "?"))
+    return sorted(set(rows))
+
+
 def install_hint(name: str) -> str:
+    """The command that installs provider ``name`` from where spfguard itself came from: the clone's
+    ``providers/NAME`` when spfguard was installed from a clone (or a wheel built in one), else the distribution
+    name (on a package index from a future release)."""
     package = DISTRIBUTIONS[name]
+    tree = source_tree()
+    if tree is not None and (tree / "providers" / name / "pyproject.toml").is_file():
+        target = shlex.quote(str(tree / "providers" / name))
+        return (f"install {package} from {target}: `pipx inject spfguard {target}` (or `pip install {target}` in "
+                "spfguard's environment)")
     return f"install {package}: `pipx inject spfguard {package}` (or `pip install {package}` in spfguard's environment)"
+
+
+def source_tree() -> Path | None:
+    """The clone spfguard was installed from, as its installer recorded it (PEP 610 ``direct_url.json``: a folder,
+    editable or not, or a wheel file in the clone's ``dist/``); None when it came from an index."""
+    try:
+        data = json.loads(distribution("spfguard").read_text("direct_url.json") or "{}")
+        url = urlparse(data.get("url", ""))
+    except (PackageNotFoundError, ValueError, AttributeError):
+        return None
+    if url.scheme != "file":
+        return None
+    path = Path(url2pathname(url.path))
+    for folder in (path, path.parent, path.parent.parent):  # the folder, or dist/ and the clone above a wheel
+        if (folder / "providers").is_dir() and (folder / "pyproject.toml").is_file():
+            return folder
+    return None
 
 
 def provider_class(name: str) -> type[Provider]:

@@ -21,7 +21,7 @@ from spfguard.report import Options, Renderer
 from spfguard.report.tree import over_limit_term
 from spfguard.spf.limits import LOOKUP_LIMIT
 from spfguard.textsafe import safe
-from spfguard.tree import Node
+from spfguard.tree import Node, running_totals
 from spfguard.vendors.catalogue import load_catalogue
 
 PALETTE = ("#3457d5", "#2f9e8f", "#8e5bd6", "#d58a34", "#4c8c2b", "#c2417a", "#5b6475", "#1f77b4")
@@ -104,7 +104,8 @@ def _segments(root: Node) -> list[dict]:
     return segments
 
 
-def node_view(node: Node, marked, running: int = 0) -> dict:
+def node_view(node: Node, marked, running: int = 0, totals: dict[int, int] | None = None) -> dict:
+    totals = running_totals(node) if totals is None else totals
     terms = []
     count = running
     for info in node.terms:
@@ -115,16 +116,17 @@ def node_view(node: Node, marked, running: int = 0) -> dict:
             "detail": "macro: resolved per message" if info.macro else
             (f"{info.mx_hosts} MX host(s)" if info.mx_hosts else (safe(info.error) if info.error else ""))}
         if info.child is not None:
-            child = node_view(info.child, marked, count)
+            child = node_view(info.child, marked, count, totals)
             child["marked"] = info is marked
             child["cost"] = info.lookups + info.child.total_lookups
             view["child"] = child
-            count = info.child.cumulative
+            count = totals.get(id(info.child), count)
         terms.append(view)
     parsed = node.parsed
     return {"name": safe(node.name), "via": safe(node.via) if node.via else None, "status": node.status,
             "error": safe(node.error or ""), "record": safe(node.record) if node.record else None,
-            "lookups": node.lookups, "subtree": node.total_lookups, "cumulative": node.cumulative, "marked": False,
+            "lookups": node.lookups, "subtree": node.total_lookups, "cumulative": totals.get(id(node), 0),
+            "marked": False,
             "cost": node.total_lookups,
             "ranges": [safe(m.render()) for m in parsed.reachable if m.network is not None] if parsed else [],
             "terms": terms, "all": parsed.all.render() if parsed and parsed.all else None,

@@ -8,12 +8,13 @@ import json
 from spfguard.audit import Report
 from spfguard.report import Renderer
 from spfguard.spf.evaluator import SpfResult
-from spfguard.tree import Node, TermInfo
+from spfguard.tree import Node, TermInfo, running_totals
 
 JSON_VERSION = 1
 
 
-def node_to_json(node: Node) -> dict:
+def node_to_json(node: Node, totals: dict[int, int] | None = None) -> dict:
+    totals = running_totals(node) if totals is None else totals
     return {
         "name": node.name,
         "via": node.via,
@@ -22,11 +23,11 @@ def node_to_json(node: Node) -> dict:
         "error": node.error,
         "lookups": node.lookups,
         "subtree_lookups": node.total_lookups,
-        "cumulative_lookups": node.cumulative,
+        "cumulative_lookups": totals.get(id(node), 0),
         "void_lookups": node.total_voids4,
         "void_lookups_ipv6": node.total_voids6,
         "terms": [term_to_json(t) for t in node.terms],
-        "children": [node_to_json(c) for c in node.children],
+        "children": [node_to_json(c, totals) for c in node.children],
     }
 
 

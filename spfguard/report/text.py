@@ -10,7 +10,7 @@ from spfguard.report import Renderer
 from spfguard.spf.limits import LOOKUP_LIMIT, VOID_LIMIT
 from spfguard.spf.terms import Mechanism
 from spfguard.textsafe import safe
-from spfguard.tree import Node
+from spfguard.tree import Node, running_totals
 
 _COLORS = {"error": "\x1b[31m", "warning": "\x1b[33m", "info": "\x1b[36m"}
 _VERDICT_COLORS = {"valid": "\x1b[32m", "permerror": "\x1b[31m", "could not check": "\x1b[33m"}
@@ -78,6 +78,7 @@ def findings_table(report: Report, color: bool = False) -> str:
 def term_rows(node: Node) -> list[list]:
     """The root record term by term: result, lookups of its subtree and the running total."""
     by_term = {id(info.ref): info for info in node.terms}
+    totals = running_totals(node)
     rows: list[list] = []
     count = 0
     parsed = node.parsed
@@ -91,7 +92,7 @@ def term_rows(node: Node) -> list[list]:
             rows.append([safe(term.render()), "never evaluated" if ignored else result, "", ""])
             continue
         subtree = info.lookups + (info.child.total_lookups if info.child else 0)
-        count = info.child.cumulative if info.child else count + info.lookups
+        count = totals[id(info.child)] if info.child else count + info.lookups
         rows.append([safe(term.render()), result, subtree, count])
     return rows
 

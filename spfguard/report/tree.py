@@ -9,7 +9,7 @@ from spfguard.report import Renderer
 from spfguard.report.text import findings_table, headline, voids
 from spfguard.spf.limits import LOOKUP_LIMIT
 from spfguard.textsafe import safe
-from spfguard.tree import Node, TermInfo
+from spfguard.tree import Node, TermInfo, running_totals
 
 
 def over_limit_term(root: Node) -> TermInfo | None:
@@ -36,6 +36,7 @@ class TreeRenderer(Renderer):
         lines = [f"{report.domain}  [{report.lookups}/{LOOKUP_LIMIT} lookups · void lookups {voids(report)} · "
                  f"{report.verdict}]"]
         self._marked = over_limit_term(report.tree)
+        self._totals = running_totals(report.tree)
         self._lines(report.tree, "", lines)
         lines += headline(report, self.options.color)[2:]  # MX and DMARC
         for name, cov in report.coverage.items():
@@ -60,7 +61,7 @@ class TreeRenderer(Renderer):
                 mark = "  ◀ lookup 11: receivers stop here with permerror" if info is self._marked else ""
                 if info.child is not None:
                     label = (f"{safe(info.term)}  (+{info.lookups}, subtree {info.lookups + info.child.total_lookups}, "
-                             f"running total {info.child.cumulative}){mark}")
+                             f"running total {self._totals.get(id(info.child), 0)}){mark}")
                     items.append((label, info.child))
                     continue
                 extra = ""

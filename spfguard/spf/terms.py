@@ -61,6 +61,10 @@ class Mechanism:
         return ipaddress.ip_network(f"{self.address}/{max_prefix if prefix is None else prefix}", strict=False)
 
     def render(self) -> str:
+        return self._text
+
+    @cached_property  # immutable, and shared by every domain whose tree includes it: rendered once
+    def _text(self) -> str:
         text = self.qualifier + self.kind
         if self.domain is not None:
             text += ":" + self.domain.text

@@ -1,0 +1,98 @@
+"""#25: within a run a vendor subtree is walked once and shared by every domain that includes it — and sharing
+changes nothing a report says."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bench.fleet import write_zones
+from spfguard.audit import audit
+from spfguard.dns.zonefile import ZoneFileDns
+from spfguard.report.jsonout import report_to_json
+from spfguard.tree import walk_tree
+
+
+def _zone(tmp_path, text: str) -> ZoneFileDns:
+    path = tmp_path / "t.test.zone"
+    path.write_text("$ORIGIN t.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\n"
+                    "ns1 IN A 127.0.0.1\n" + text)
+    return ZoneFileDns.load(path)
+
+
+def _reports(dns, domains):
+    async def run():
+        return [report_to_json(await audit(d, dns)) for d in domains]
+    return asyncio.run(run())
+
+
+def test_a_fleet_reports_the_same_with_and_without_shared_subtrees(tmp_path):
+    (tmp_path / "zones").mkdir()
+    domains, _ = write_zones(tmp_path / "zones", 60, seed=11)
+    shared = ZoneFileDns.load(*sorted((tmp_path / "zones").glob("*.zone")))
+    alone = ZoneFileDns.load(*sorted((tmp_path / "zones").glob("*.zone")))
+    alone.shares_subtrees = False
+    with_sharing, without = _reports(shared, domains), _reports(alone, domains)
+    assert json.dumps(with_sharing, sort_keys=True) == json.dumps(without, sort_keys=True)
+    # one walk per vendor record reached, none of a domain's own records
+    vendor_nodes = [n["name"] for r in with_sharing for n in _nodes(r["tree"]) if n["name"].endswith(".vendors.test")]
+    assert {name for name, _ in shared._spf_subtrees} == set(vendor_nodes)
+    assert len(set(vendor_nodes)) * 2 < len(vendor_nodes)  # walked once each, reached many times
+
+
+def _nodes(tree):
+    yield tree
+    for child in tree["children"]:
+        yield from _nodes(child)
+
+
+def test_a_vendor_subtree_is_one_object_shared_by_every_domain(tmp_path):
+    dns = _zone(tmp_path, '\n'.join([
+        'a IN TXT "v=spf1 include:_spf.vendor.t.test -all"',
+        'b IN TXT "v=spf1 ip4:192.0.2.1 include:_spf.vendor.t.test ~all"',
+        '_spf.vendor IN TXT "v=spf1 ip4:198.51.100.0/24 include:deep.vendor.t.test ~all"',
+        'deep.vendor IN TXT "v=spf1 ip4:203.0.113.0/24 ~all"']))
+
+    async def run():
+        return await walk_tree("a.t.test", dns), await walk_tree("b.t.test", dns)
+    a, b = asyncio.run(run())
+    assert [i.child for i in a.terms if i.child][0] is [i.child for i in b.terms if i.child][0]  # walked once
+    assert a.lookups_for(4) == 2 and b.lookups_for(4) == 2
+
+
+def test_a_subtree_that_loops_back_to_the_domain_is_not_reused_where_it_would_hide_the_loop(tmp_path):
+    """vendor includes c: walked from a it is a plain subtree; reached from c it is a loop (permerror), and
+    reusing a's copy there would hide it."""
+    dns = _zone(tmp_path, '\n'.join([
+        'a IN TXT "v=spf1 include:v.t.test -all"',
+        'c IN TXT "v=spf1 include:v.t.test -all"',
+        'v IN TXT "v=spf1 include:c.t.test ~all"']))
+
+    async def run():
+        return await walk_tree("a.t.test", dns), await walk_tree("c.t.test", dns)
+    a, c = asyncio.run(run())
+    fresh = ZoneFileDns(dns.zones)
+    fresh.shares_subtrees = False
+    alone = asyncio.run(walk_tree("c.t.test", fresh))
+    assert json.dumps(report_to_json_tree(c)) == json.dumps(report_to_json_tree(alone))
+    assert any(n.status == "loop" for n in c.walk())
+
+
+def test_concurrent_walks_of_one_vendor_agree(tmp_path):
+    """Walks running at the same moment do not wait on each other's subtree (no deadlock across domains that
+    include each other) and still agree."""
+    dns = _zone(tmp_path, '\n'.join([
+        'x IN TXT "v=spf1 include:y.t.test -all"',
+        'y IN TXT "v=spf1 include:x.t.test -all"']))
+
+    async def run():
+        return await asyncio.wait_for(asyncio.gather(walk_tree("x.t.test", dns), walk_tree("y.t.test", dns)), 10)
+    x, y = asyncio.run(run())
+    assert any(n.status == "loop" for n in x.walk()) and any(n.status == "loop" for n in y.walk())
+
+
+def report_to_json_tree(node):
+    from spfguard.report.jsonout import node_to_json
+    from spfguard.tree import running_totals
+
+    return node_to_json(node, running_totals(node))
