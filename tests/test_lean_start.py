@@ -73,4 +73,4 @@ def test_unknown_command_is_a_usage_error(capsys):
 
     assert main(["chekc", "aacn.org"]) == 2
     err = capsys.readouterr().err
-    assert "chekc" in err and len(err.strip().splitlines()) == 1
+    assert "chekc" in err and "Did you mean 'check'?" in err and len(err.strip().splitlines()) == 1

@@ -6,6 +6,7 @@ lists every command from the short help kept in :data:`COMMANDS`, which each com
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,16 @@ class LazyGroup(TyperGroup):
         if cmd_name not in self._loaded:
             self._loaded[cmd_name] = load(cmd_name)
         return self._loaded[cmd_name]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as err:  # the parser's "No such command": suggest from every command
+            close = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
+            message = getattr(err, "message", "")
+            if close and "Did you mean" not in message:
+                err.message = f"{message.rstrip('.')}. Did you mean {close[0]!r}?"
+            raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, spec.short_help) for name, spec in COMMANDS.items()]  # without importing any command
