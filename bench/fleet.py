@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import DELAY, PY, timed  # noqa: E402
+from bench.run import DELAY, PY, publish, timed  # noqa: E402
 from tests.support.knot import KnotServer  # noqa: E402
 from tests.support.relay import DnsRelay  # noqa: E402
 
@@ -165,10 +165,7 @@ def main() -> int:
         f"each domain's a/mx/ip4; Knot on loopback behind a relay adding {DELAY * 1000:.0f} ms per answer.", "",
         "| command | domains | wall | domains/s | DNS queries per domain | distinct names per domain's tree | "
         "peak RSS |", "|---|---:|---:|---:|---:|---:|---:|", *rows, "", profiled])
-    print(table)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "fleet.md").write_text(table + "\n")
+    publish(table, "fleet.md")
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.run import publish  # noqa: E402
 from tests.support.fleet import fill  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -106,10 +107,7 @@ def main() -> int:
                 screenshots(browser, tmp, args.screenshots)
             browser.close()
     table = render(rows)
-    print(table)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "report.md").write_text(table + "\n")
+    publish(table, "report.md")
     return 0 if all(r["open"] < BUDGET_S and r["size"] < BUDGET_BYTES for r in rows) else 1
 
 

@@ -113,6 +113,14 @@ def checkdmarc_process(relay: DnsRelay, domains: list[str]) -> tuple[float, floa
     return wall, imports, calls
 
 
+def publish(table: str, name: str) -> None:
+    """Print a benchmark's Markdown table and keep it in bench/results/NAME."""
+    print(table)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / name).write_text(table + "\n")
+
+
 def main() -> int:
     knotd = shutil.which("knotd") or "/usr/sbin/knotd"
     if not os.path.exists(knotd):
@@ -133,10 +141,7 @@ def main() -> int:
             if postgres:
                 postgres.stop()
     table = render(rows)
-    print(table)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.md").write_text(table + "\n")
+    publish(table, "latest.md")
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import timed  # noqa: E402
+from bench.run import publish, timed  # noqa: E402
 from tests.support.dmarc_reports import report_xml  # noqa: E402
 
 ZONES = ROOT / "fixtures" / "zones"
@@ -85,10 +85,7 @@ def main() -> int:
                      f"{(rss - floor) / 1024:.0f} MiB | {(rss - floor) * 1024 / size:,.0f} B | "
                      f"{naive * size:.0f} s | {naive * size / wall:.1f}× |")
     table = "\n".join(lines)
-    print(table)
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "senders.md").write_text(table + "\n")
+    publish(table, "senders.md")
     return 0
 
 

@@ -80,10 +80,6 @@ async def parse_dmarc(found: FoundDmarc, dns: DnsClient) -> DmarcSummary:
     return await asyncio.to_thread(_parse, found.records[0], found.found_at, _BridgeResolver(dns, loop))
 
 
-async def summarise_dmarc(domain: str, dns: DnsClient) -> DmarcSummary:
-    return await parse_dmarc(await fetch_dmarc(domain, dns), dns)
-
-
 @functools.cache
 def _public_suffixes():
     import publicsuffixlist  # checkdmarc's own list, without importing checkdmarc (~0.04 s, not ~0.3 s)

@@ -3,13 +3,23 @@ CronJob runs the monitor the way the README says: an Indexed Job, --shard auto, 
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
 
 from spfguard.config import validate_settings
-from tests.conftest import ROOT
+from tests.conftest import DEMO_ZONES, ROOT
+from tests.support.system import require_tool
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="a test extra: pip install '.[test]'")
 
@@ -37,27 +47,12 @@ def test_the_configmap_holds_a_valid_config():
     config = tomllib.loads(data["spfguard.toml"])
     assert config["monitor"]["state"].startswith("postgresql://") and ":" not in config["monitor"]["state"][13:].split(
         "@")[0]  # no password in the URL
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "domains.csv").write_text(data["domains.csv"])
         validate_settings(config, base=Path(folder))
 
 
 # --- issue #26: manifests that apply as they are, an image recipe, a unit that fits the install -----------------
-
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shlex  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from tests.conftest import DEMO_ZONES  # noqa: E402
-from tests.support.system import require_tool  # noqa: E402
 
 KUBE = ROOT / "deploy" / "kubernetes"
 IMAGE_PATTERN = re.compile(r"\bregistry\.example\.com/spfguard:[\w.]+")

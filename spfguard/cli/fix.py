@@ -160,11 +160,6 @@ def rollback(
     provider: ProviderOption = None,
     apply: ApplyOption = False,
     backup_dir: BackupDirOption = None,
-    record: Annotated[str | None, typer.Option("--record", metavar="'v=spf1 …'", help="Plan from this draft as if "
-                                               "DOMAIN published it (a proposal only: nothing can be applied).")]
-    = None,
-    record_file: Annotated[Path | None, typer.Option("--record-file", metavar="FILE", help="The draft in a file.")]
-    = None,
     config: ConfigOption = None,
     wait: WaitOption = 120.0,
     zone: ZoneOption = None,

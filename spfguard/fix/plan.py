@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -252,22 +253,19 @@ class _Fields:
                 self.need(v == "…", f"{field_name}: {v[:60]!r} is not a CIDR")
         return list(value)
 
-    def differences(self, value: Any, field_name: str) -> list[Difference]:
+    def objects(self, value: Any, field_name: str) -> Iterator[tuple[str, dict]]:
+        """A list of JSON objects, each checked as it is reached, with where it is (``field[i]``)."""
         self.need(isinstance(value, list), f"{field_name} must be a list")
-        out = []
         for i, item in enumerate(value):
-            at = f"{field_name}[{i}]"
-            self.need(isinstance(item, dict), f"{at} must be an object")
-            out.append(Difference(self.networks(item.get("cidrs"), f"{at}.cidrs"),
-                                  *(self.texts([item.get(k, "")], f"{at}.{k}")[0] for k in ("before", "after", "why"))))
-        return out
+            self.need(isinstance(item, dict), f"{field_name}[{i}] must be an object")
+            yield f"{field_name}[{i}]", item
+
+    def differences(self, value: Any, field_name: str) -> list[Difference]:
+        return [Difference(self.networks(item.get("cidrs"), f"{at}.cidrs"),
+                           *(self.texts([item.get(k, "")], f"{at}.{k}")[0] for k in ("before", "after", "why")))
+                for at, item in self.objects(value, field_name)]
 
     def flattenings(self, value: Any, field_name: str) -> list[Flattening]:
-        self.need(isinstance(value, list), f"{field_name} must be a list")
-        out = []
-        for i, item in enumerate(value):
-            at = f"{field_name}[{i}]"
-            self.need(isinstance(item, dict), f"{at} must be an object")
-            out.append(Flattening(self.name(item.get("include"), f"{at}.include"),
-                                  self.networks(item.get("ranges"), f"{at}.ranges")))
-        return out
+        return [Flattening(self.name(item.get("include"), f"{at}.include"), self.networks(item.get("ranges"),
+                                                                                        f"{at}.ranges"))
+                for at, item in self.objects(value, field_name)]

@@ -31,6 +31,22 @@ class AlertError(IncompleteError):
     """A channel refused a message or did not answer in time (the message stays in the outbox)."""
 
 
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float, what: str) -> None:
+    """POST ``body`` to a channel's URL; a deadline, an unreachable host or a non-2xx answer is an AlertError
+    naming ``what`` and the URL without its secret parts (webhooks, chat channels and the heartbeat)."""
+    from spfguard.net import DeadlineExceeded, http_request
+    from spfguard.redact import redact, safe_url
+
+    try:
+        status, _ = http_request(url, data=body, headers=headers, timeout=timeout)
+    except DeadlineExceeded as err:
+        raise AlertError(f"{what} {safe_url(url)}: {err}") from None
+    except OSError as err:
+        raise AlertError(f"{what} {safe_url(url)} unreachable: {redact(err.strerror or err)}") from None
+    if status >= 300:
+        raise AlertError(f"{what} {safe_url(url)} answered HTTP {status}")
+
+
 @dataclass
 class Message:
     subject: str

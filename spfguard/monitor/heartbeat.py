@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from spfguard.monitor.alerts import AlertError
-from spfguard.net import DeadlineExceeded, http_request
-from spfguard.redact import redact, safe_url
+from spfguard.monitor.alerts import http_post
 from spfguard.tables import check_keys, get_str, parse_url
 
 
@@ -23,15 +21,7 @@ class Heartbeat:
 
     def ping(self, ok: bool, summary: str, timeout: float) -> None:
         url = self.url if ok else self.fail
-        try:
-            status, _ = http_request(url, data=summary.encode()[:10_000], headers={"Content-Type": "text/plain"},
-                                     timeout=timeout)
-        except DeadlineExceeded as err:
-            raise AlertError(f"heartbeat {safe_url(url)}: {err}") from None
-        except OSError as err:
-            raise AlertError(f"heartbeat {safe_url(url)} unreachable: {redact(err.strerror or err)}") from None
-        if status >= 300:
-            raise AlertError(f"heartbeat {safe_url(url)} answered HTTP {status}")
+        http_post(url, summary.encode()[:10_000], {"Content-Type": "text/plain"}, timeout, "heartbeat")
 
 
 def parse_heartbeat(value: Any, where: str) -> Heartbeat:

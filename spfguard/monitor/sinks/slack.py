@@ -6,13 +6,10 @@ mrkdwn (Slack's "Formatting text" guide)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from spfguard.monitor.alerts import Message
-from spfguard.monitor.sinks import Sink
-from spfguard.monitor.sinks.webhook import parse_target, post_json
-from spfguard.redact import safe_url
-from spfguard.tables import resolve_secret
+from spfguard.monitor.sinks.webhook import WebhookSink
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150
@@ -44,20 +41,11 @@ def blocks(message: Message) -> dict[str, Any]:
 
 
 @dataclass
-class SlackSink(Sink):
+class SlackSink(WebhookSink):
     kind = "slack"
-    url: str
-    secret: str | None = field(default=None, repr=False)
+    label: ClassVar[str] = "Slack webhook"
+    keyed: ClassVar[bool] = False
     where: str = field(default="alerts.slack", compare=False)
 
-    @classmethod
-    def parse(cls, value: Any, where: str) -> SlackSink:
-        url, secret = parse_target(value, where)
-        return cls(url, secret, where)
-
-    def send(self, message: Message, timeout: float) -> None:
-        secret = resolve_secret(self.secret, f"{self.where}.secret") if self.secret else None
-        post_json(self.url, blocks(message), timeout, secret=secret)
-
-    def describe(self) -> str:
-        return f"Slack webhook {safe_url(self.url)}"
+    def payload(self, message: Message) -> dict:
+        return blocks(message)

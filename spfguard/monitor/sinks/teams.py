@@ -5,13 +5,10 @@ schema version 1.4) — the subject as a bold heading, then one wrapped TextBloc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from spfguard.monitor.alerts import Message
-from spfguard.monitor.sinks import Sink
-from spfguard.monitor.sinks.webhook import parse_target, post_json
-from spfguard.redact import safe_url
-from spfguard.tables import resolve_secret
+from spfguard.monitor.sinks.webhook import WebhookSink
 
 CARD_VERSION = "1.4"
 SHOWN_EVENTS = 50
@@ -32,20 +29,11 @@ def card(message: Message) -> dict[str, Any]:
 
 
 @dataclass
-class TeamsSink(Sink):
+class TeamsSink(WebhookSink):
     kind = "teams"
-    url: str
-    secret: str | None = field(default=None, repr=False)
+    label: ClassVar[str] = "Teams workflow"
+    keyed: ClassVar[bool] = False
     where: str = field(default="alerts.teams", compare=False)
 
-    @classmethod
-    def parse(cls, value: Any, where: str) -> TeamsSink:
-        url, secret = parse_target(value, where)
-        return cls(url, secret, where)
-
-    def send(self, message: Message, timeout: float) -> None:
-        secret = resolve_secret(self.secret, f"{self.where}.secret") if self.secret else None
-        post_json(self.url, card(message), timeout, secret=secret)
-
-    def describe(self) -> str:
-        return f"Teams workflow {safe_url(self.url)}"
+    def payload(self, message: Message) -> dict:
+        return card(message)

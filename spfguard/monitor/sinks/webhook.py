@@ -12,12 +12,11 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from spfguard.monitor.alerts import AlertError, Message
+from spfguard.monitor.alerts import Message, http_post
 from spfguard.monitor.sinks import Sink
-from spfguard.net import DeadlineExceeded, http_request
-from spfguard.redact import redact, safe_url
+from spfguard.redact import safe_url
 from spfguard.tables import ConfigError, check_keys, get_str, parse_url, resolve_secret
 
 SIGNATURE_HEADER = "X-Spfguard-Signature"
@@ -33,14 +32,7 @@ def post_json(url: str, payload: dict, timeout: float = 20.0, headers: dict[str,
     sent = {"Content-Type": "application/json", **(headers or {})}
     if secret:
         sent[SIGNATURE_HEADER] = signature(secret, body)
-    try:
-        status, _ = http_request(url, data=body, headers=sent, timeout=timeout)
-    except DeadlineExceeded as err:
-        raise AlertError(f"webhook {safe_url(url)}: {err}") from None
-    except OSError as err:
-        raise AlertError(f"webhook {safe_url(url)} unreachable: {redact(err.strerror or err)}") from None
-    if status >= 300:
-        raise AlertError(f"webhook {safe_url(url)} answered HTTP {status}")
+    http_post(url, body, sent, timeout, "webhook")
 
 
 def parse_target(value: Any, where: str) -> tuple[str, str | None]:
@@ -56,13 +48,18 @@ def parse_target(value: Any, where: str) -> tuple[str, str | None]:
 
 @dataclass
 class WebhookSink(Sink):
+    """A channel that takes one JSON document per message at a URL (signed with a ``secret``); Slack and Teams
+    are this with their own payload."""
+
     kind = "webhook"
+    label: ClassVar[str] = "webhook"
+    keyed: ClassVar[bool] = True  # sends Idempotency-Key (a chat service's webhook has no use for it)
     url: str
     secret: str | None = field(default=None, repr=False)  # a reference (env:VAR, file:PATH), resolved when sending
     where: str = field(default="alerts.webhook", compare=False)
 
     @classmethod
-    def parse(cls, value: Any, where: str) -> WebhookSink:
+    def parse(cls, value: Any, where: str) -> Self:
         url, secret = parse_target(value, where)
         return cls(url, secret, where)
 
@@ -73,8 +70,8 @@ class WebhookSink(Sink):
 
     def send(self, message: Message, timeout: float) -> None:
         secret = resolve_secret(self.secret, f"{self.where}.secret") if self.secret else None
-        headers = {"Idempotency-Key": message.key} if message.key else {}
+        headers = {"Idempotency-Key": message.key} if self.keyed and message.key else {}
         post_json(self.url, self.payload(message), timeout, headers, secret)
 
     def describe(self) -> str:
-        return f"webhook {safe_url(self.url)}"
+        return f"{self.label} {safe_url(self.url)}"
