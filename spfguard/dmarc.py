@@ -9,13 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass, field
-from typing import cast
-
-import dns.message
-import dns.name
-import dns.rdataclass
-import dns.rdatatype
-import dns.resolver
+from typing import Any
 
 from spfguard.dns.base import Answer, DnsClient, Status
 from spfguard.spf.txt import decode, join_strings
@@ -76,8 +70,14 @@ async def parse_dmarc(found: FoundDmarc, dns: DnsClient) -> DmarcSummary:
     if len(found.records) > 1:
         return DmarcSummary(False, error=f"{len(found.records)} DMARC records at _dmarc.{found.found_at} "
                             "(must be one)", record_domain=found.found_at)
-    loop = asyncio.get_running_loop()
-    return await asyncio.to_thread(_parse, found.records[0], found.found_at, _BridgeResolver(dns, loop))
+    from spfguard.dns.bridge import BridgeResolver, NeedsDns, NoDnsResolver
+
+    try:  # most records name no report destination to verify: parsed here, without a thread
+        return _parse(found.records[0], found.found_at, NoDnsResolver())
+    except NeedsDns:
+        pass
+    bridge = BridgeResolver(dns, asyncio.get_running_loop())
+    return await asyncio.to_thread(_parse, found.records[0], found.found_at, bridge)
 
 
 @functools.cache
@@ -94,7 +94,7 @@ def organisational_domain(domain: str) -> str:
         return ".".join(domain.split(".")[-2:])
 
 
-def _parse(record: str, domain: str, resolver: dns.resolver.Resolver) -> DmarcSummary:
+def _parse(record: str, domain: str, resolver: Any) -> DmarcSummary:
     from checkdmarc.dmarc import DMARCError, parse_dmarc_record  # heavy: imported only when needed
 
     try:
@@ -117,43 +117,3 @@ def _pct(record: str) -> int:
         if key.strip().lower() == "pct" and value.strip().isdigit():
             return int(value.strip())
     return 100
-
-
-class _BridgeResolver(dns.resolver.Resolver):
-    """A synchronous dnspython resolver (for checkdmarc, in a worker thread) backed by our async client."""
-
-    def __init__(self, client: DnsClient, loop: asyncio.AbstractEventLoop):
-        super().__init__(configure=False)
-        self.nameservers = ["127.0.0.1"]  # never used: resolve() below answers
-        self._client, self._loop = client, loop
-
-    def resolve(self, qname, rdtype="A", *args, **kwargs):  # noqa: ARG002 - dnspython's signature
-        name = str(qname).rstrip(".")
-        rdtype = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))
-        result = asyncio.run_coroutine_threadsafe(self._client.query(name, rdtype), self._loop).result()
-        qname = dns.name.from_text(name)
-        if result.status is Status.NXDOMAIN:
-            raise dns.resolver.NXDOMAIN(qnames=[qname])
-        if result.status is Status.NODATA:
-            raise dns.resolver.NoAnswer()
-        if result.status is Status.TEMPFAIL:
-            raise dns.resolver.NoNameservers()
-        response = dns.message.make_response(dns.message.make_query(qname, rdtype))
-        rrset = response.find_rrset(response.answer, qname, dns.rdataclass.IN, dns.rdatatype.from_text(rdtype),
-                                    create=True)
-        for text in _rdata_texts(rdtype, result.records):
-            rrset.add(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text), 300)
-        return dns.resolver.Answer(qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.IN,
-                                   cast(dns.message.QueryMessage, response))
-
-    query = resolve
-
-
-def _rdata_texts(rdtype: str, records) -> list[str]:
-    if rdtype == "TXT":
-        return [" ".join('"' + s.decode("latin-1").replace('"', '\\"') + '"' for s in rr) for rr in records]
-    if rdtype == "MX":
-        return [f"{pref} {host}." for pref, host in records]
-    if rdtype in ("PTR", "CNAME"):
-        return [f"{name}." for name in records]
-    return [str(r) for r in records]

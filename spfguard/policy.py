@@ -27,6 +27,9 @@ def universe(version: int) -> IPSet:
     return IPSet(version, [(0, (1 << (32 if version == 4 else 128)) - 1)])
 
 
+_EMPTY = {4: IPSet(4), 6: IPSet(6)}  # immutable, so one of each does
+
+
 @dataclass
 class Decision:
     """For one address family: the addresses each result is given, and those that depend on the message."""
@@ -36,7 +39,7 @@ class Decision:
     conditional: IPSet | None = None
 
     def get(self, result: str) -> IPSet:
-        return self.results.get(result, IPSet(self.version))
+        return self.results.get(result) or _EMPTY[self.version]
 
     def add(self, result: str, addresses: IPSet) -> None:
         if addresses:

@@ -167,3 +167,18 @@ def test_a_version_1_store_is_migrated(tmp_path):
         assert store.one("SELECT value FROM meta WHERE key = 'schema_version'") == str(SCHEMA_VERSION)
     finally:
         store.close()
+
+
+def test_a_snapshot_is_written_as_asdict_would_and_read_back_whole():
+    import dataclasses
+
+    from spfguard.monitor.snapshot import SNAPSHOT_FORMAT, FindingRef
+
+    snapshot = Snapshot("a.test", records={"a.test": "v=spf1 -all"}, ranges={"pass": ["192.0.2.0/24"]},
+                        include_ranges={"_spf.v.test": ["198.51.100.0/24", "2001:db8::/32"]},
+                        flattened={"_spf.v.test": ["198.51.100.0/24"]}, lookups=3, verdict="valid",
+                        coverage={"m365": {"status": "ok"}}, findings=[FindingRef("warning", "near-void-limit")],
+                        errors=["x"], senders={"sources": 2})
+    expected = dataclasses.asdict(snapshot) | {"format": SNAPSHOT_FORMAT}
+    assert snapshot.to_json() == expected
+    assert Snapshot.from_json(json.loads(json.dumps(snapshot.to_json()))) == snapshot

@@ -16,6 +16,7 @@ from spfguard.cli.common import (
     RetriesOption,
     TimeoutOption,
     ZoneOption,
+    before_a_long_run,
     collect_domains,
     dns_options,
     format_option,
@@ -122,6 +123,8 @@ def check(
         if progress:
             sys.stderr.write("\n")
 
+    if len(names) > PROGRESS_MIN_DOMAINS:
+        before_a_long_run()
     with out:
         asyncio.run(run())
     raise typer.Exit(outcome.code)
@@ -181,6 +184,8 @@ def check_zones(
             out.write(render.add(index, report))
         out.write(render.end())
 
+    if len(names) > PROGRESS_MIN_DOMAINS:
+        before_a_long_run()
     with out:
         asyncio.run(run())
     raise typer.Exit(outcome.code)

@@ -3,6 +3,7 @@ registry, rendering."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -102,3 +103,12 @@ def collect_domains(args: list[str] | None, domains_from: Path | None, *, platfo
     if not entries:
         raise UserError("no domains: give DOMAIN..., '-' to read them from standard input, or --domains-from FILE")
     return entries
+
+
+def before_a_long_run() -> None:
+    """Before auditing many domains: what start-up allocated (modules, classes, configuration) is moved out of the
+    cycle collector's way, and its youngest generation is collected every 10,000 allocations rather than 700. A
+    fleet run allocates millions of small objects that reference counting frees; with CPython's defaults about a
+    tenth of `check`'s CPU went to collections that found nothing (issue #25). Called once per process."""
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)

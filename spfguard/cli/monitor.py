@@ -14,6 +14,7 @@ from spfguard.cli.common import (
     NameserverOption,
     StateOption,
     ZoneOption,
+    before_a_long_run,
     dns_options,
     format_option,
     render,
@@ -93,6 +94,7 @@ def monitor(
                                                                          settings.timeout, settings.retries,
                                                                          max_qps=settings.max_qps), metrics_file)
     ops.configure(log_format)
+    before_a_long_run()
     while True:
         done = use.run(loaded, settings, options)
         for warning in done.warnings:

@@ -1,10 +1,10 @@
-"""Live DNS through dnspython's asyncio resolver.
+"""Live DNS: a stub resolver on asyncio (:mod:`spfguard.dns.exchange` on the wire, dnspython to parse).
 
 One :class:`LiveDns` per run: its cache (keyed by name and type, in-flight queries shared, bounded, least
 recently used out first) and its concurrency limit belong to the instance, never to the module. It may be used
 from more than one event loop in turn (``fix`` plans, then verifies): queries in flight belong to the loop that
 started them, finished answers are kept, and the concurrency limit is rebuilt for each loop. Truncated UDP
-answers are retried over TCP by dnspython; a CNAME chain that ends outside the answer (an authoritative server
+answers are retried over TCP; a CNAME chain that ends outside the answer (an authoritative server
 only follows its own zones) is followed with further queries. ``max_qps`` caps the queries per second to each
 nameserver, so that a fleet run does not get its user rate-limited by a public resolver.
 """
@@ -12,26 +12,27 @@ nameserver, so that a fleet run does not get its user rate-limited by a public r
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import cast
 
-import dns.asyncresolver
 import dns.exception
-import dns.message
 import dns.name
-import dns.nameserver
+import dns.rcode
 import dns.rdatatype
-import dns.resolver
 
+from spfguard.dns import exchange, wire
 from spfguard.dns.base import Answer, Status, answer, normalise_name
-from spfguard.dns.convert import convert
+from spfguard.errors import UserError, first_line
 from spfguard.hostport import format_host_port, parse_host_port
 
 MAX_CNAME_CHAIN = 8
+RESOLV_CONF = Path("/etc/resolv.conf")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class LiveDns:
         self.retries = retries
         self.concurrency = concurrency
         self.max_qps = max_qps  # queries per second to each nameserver, at most (fleet runs, public resolvers)
-        self._resolver: dns.asyncresolver.Resolver | None = None
+        self._asked: list[NameserverAddress] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._pace: asyncio.Lock | None = None
@@ -76,16 +77,14 @@ class LiveDns:
         self.sent = 0  # queries actually sent (cache misses), for tests and benchmarks
         self.timeouts = 0
 
-    def _make_resolver(self) -> dns.asyncresolver.Resolver:
+    def _servers(self) -> list[NameserverAddress]:
+        """The nameservers asked: those given, else the system's."""
         if self.nameservers:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [dns.nameserver.Do53Nameserver(n.host, n.port) for n in self.nameservers]
-        else:
-            resolver = dns.asyncresolver.Resolver()  # the system's resolv.conf
-        resolver.timeout = self.timeout
-        resolver.lifetime = self.timeout * (self.retries + 1)
-        resolver.cache = None  # our own per-run cache below
-        return resolver
+            return self.nameservers
+        found = system_nameservers()
+        if not found:
+            raise UserError("no nameserver to ask: the system names none; give --nameserver")
+        return found
 
     def _bind(self) -> None:
         """Per event loop: a fresh concurrency limit; answers of queries still in flight in another loop are
@@ -98,9 +97,9 @@ class LiveDns:
         self._pace = asyncio.Lock()
         for key in [k for k, v in self._cache.items() if isinstance(v, asyncio.Future) and not v.done()]:
             del self._cache[key]
-        if self._resolver is None:
-            self._resolver = self._make_resolver()
-            count = max(1, len(self._resolver.nameservers))
+        if self._asked is None:
+            self._asked = self._servers()
+            count = max(1, len(self._asked))
             self._interval = 1.0 / (self.max_qps * count) if self.max_qps else 0.0
 
     async def query(self, name: str, rdtype: str) -> Answer:
@@ -138,46 +137,80 @@ class LiveDns:
             qname = dns.name.from_text(name)
         except dns.exception.DNSException as err:
             return Answer(name, rdtype, Status.NXDOMAIN, error=f"not a valid DNS name: {err}")
-        resolver = cast(dns.asyncresolver.Resolver, self._resolver)
+        code = dns.rdatatype.from_text(rdtype)
         async with cast(asyncio.Semaphore, self._semaphore):
             for _ in range(MAX_CNAME_CHAIN):
-                await self._throttle()
                 self.sent += 1
-                try:
-                    result = await resolver.resolve(qname, rdtype, search=False)
-                except dns.resolver.NXDOMAIN:
+                response = await self._ask(qname, code)
+                if isinstance(response, str):
+                    return Answer(name, rdtype, Status.TEMPFAIL, error=response)
+                rcode, records, chain_end = response
+                if rcode == dns.rcode.NXDOMAIN:
                     return Answer(name, rdtype, Status.NXDOMAIN)
-                except dns.resolver.NoAnswer as err:
-                    target = _chain_end(err.response(), qname)
-                    if target is None:
-                        return Answer(name, rdtype, Status.NODATA)
-                    qname = target  # the chain leaves the server's zones: follow it (RFC 1034 §3.6.2)
-                    continue
-                except dns.resolver.LifetimeTimeout:
-                    self.timeouts += 1
-                    return Answer(name, rdtype, Status.TEMPFAIL,
-                                  error=f"timeout after {resolver.lifetime:g}s")
-                except (dns.exception.DNSException, OSError) as err:
-                    return Answer(name, rdtype, Status.TEMPFAIL, error=_short(err))
-                return answer(name, rdtype, convert(rdtype, result))
+                if records is not None:
+                    return answer(name, rdtype, records)
+                if chain_end is None:
+                    return Answer(name, rdtype, Status.NODATA)
+                qname = dns.name.Name((*chain_end, b""))  # the chain leaves the server's zones (RFC 1034 §3.6.2)
         return Answer(name, rdtype, Status.TEMPFAIL, error=f"CNAME chain of {name} longer than {MAX_CNAME_CHAIN}")
 
+    async def _ask(self, qname: dns.name.Name, rdtype: int) -> tuple[int, list | None, wire.Labels | None] | str:
+        """The first NOERROR or NXDOMAIN answer of the nameservers in turn, ``retries`` more rounds after
+        timeouts, within ``timeout × (retries + 1)`` seconds; else why not. A server that answers another code
+        (SERVFAIL, REFUSED …), a malformed message or a network error is not asked again for this name."""
+        loop = asyncio.get_running_loop()
+        query = exchange.query_wire(qname, rdtype)
+        lifetime = self.timeout * (self.retries + 1)
+        deadline = loop.time() + lifetime
+        servers = list(cast(list, self._asked))
+        error = "no nameserver to ask"
+        for _ in range(self.retries + 1):
+            for server in list(servers):
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                await self._throttle()
+                try:
+                    data = await exchange.udp(server.host, server.port, query, min(self.timeout, left))
+                    if exchange.truncated(data):
+                        data = await exchange.tcp(server.host, server.port, query,
+                                                  max(0.0, min(self.timeout, deadline - loop.time())))
+                    rcode = data[3] & 0x0F
+                    if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                        return wire.read_answer(data, rdtype)
+                except TimeoutError:
+                    continue
+                except (OSError, wire.WireError) as err:
+                    error = f"{server}: {first_line(err)}"
+                    servers.remove(server)
+                    continue
+                error = f"{server} answered {dns.rcode.to_text(rcode)}"
+                servers.remove(server)
+            if not servers:
+                return error
+        self.timeouts += 1
+        return f"timeout after {lifetime:g}s"
 
-def _chain_end(response: dns.message.Message | None, qname: dns.name.Name) -> dns.name.Name | None:
-    """The last name of a CNAME chain the response holds without its data, or None (a real NODATA)."""
-    if response is None:
-        return None
+
+def system_nameservers(path: Path = RESOLV_CONF) -> list[NameserverAddress]:
+    """The ``nameserver`` lines of resolv.conf(5); where there is no such file (Windows), dnspython's reading of
+    the system's configuration (its import costs ~60 ms of start-up, so it is not the first choice)."""
     try:
-        chain = cast(dns.message.QueryMessage, response).resolve_chaining()
-    except dns.exception.DNSException:
-        return None
-    return chain.canonical_name if chain.cnames and chain.answer is None and chain.canonical_name != qname \
-        else None
+        text = path.read_text(errors="replace")
+    except OSError:
+        import dns.resolver
 
-
-def _short(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    if isinstance(err, dns.resolver.NoNameservers):
-        # "All nameservers failed to answer the query x. IN TXT: Server Do53:1.2.3.4@53 answered SERVFAIL"
-        text = text.split(": ", 1)[-1]
-    return text.splitlines()[0][:200]
+        try:
+            system = dns.resolver.Resolver()
+        except dns.exception.DNSException:
+            return []
+        return [NameserverAddress(str(n), system.port) for n in system.nameservers]
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            try:
+                found.append(NameserverAddress(str(ipaddress.ip_address(words[1])), 53))
+            except ValueError:
+                continue  # not an address: the C library ignores it too
+    return found

@@ -64,7 +64,7 @@ async def source_ranges(include: str, dns: DnsClient) -> list[str] | None:
     if any(n.status != "ok" for n in tree.walk()) or any(t.error for n in tree.walk() for t in n.terms):
         return None
     policy = decide(tree)
-    return [str(n) for v in (4, 6) for n in policy.passes(v).cidrs()]
+    return [*policy.passes(4).cidr_texts(), *policy.passes(6).cidr_texts()]
 
 
 def shard_label(shard: tuple[int, int]) -> str:

@@ -4,7 +4,7 @@ by other runs, other shards and later releases: :meth:`Snapshot.to_json` writes 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from spfguard.audit import Report
@@ -47,7 +47,10 @@ class Snapshot:
         return {f.code for f in self.findings if severity is None or f.severity == severity}
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """What :func:`dataclasses.asdict` gives (the test suite holds them equal), without its deep copy: the
+        result is encoded at once, and a fleet run writes one per domain."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["findings"] = [{"severity": f.severity, "code": f.code} for f in self.findings]
         data["format"] = SNAPSHOT_FORMAT
         return data
 
@@ -85,7 +88,7 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
         if node is tree or node.parsed is None:
             continue
         node_policy = decide(node)
-        includes[node.name] = [str(n) for v in (4, 6) for n in node_policy.passes(v).cidrs()]
+        includes[node.name] = [*node_policy.passes(4).cidr_texts(), *node_policy.passes(6).cidr_texts()]
     for sender in senders:
         if sender.error is None:
             includes.setdefault(sender.platform.include, sender.cidrs())
@@ -93,7 +96,7 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
         includes.setdefault(include, cidrs)
     ranges = {}
     if policy is not None:
-        ranges = {r: [str(n) for v in (4, 6) for n in policy.family(v).get(r).cidrs()]
+        ranges = {r: [*policy.v4.get(r).cidr_texts(), *policy.v6.get(r).cidr_texts()]
                   for r in RESULTS if policy.v4.get(r) or policy.v6.get(r)}
     return Snapshot(
         domain=report.domain,

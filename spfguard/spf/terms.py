@@ -106,28 +106,31 @@ Term = Mechanism | Modifier
 
 @dataclass(frozen=True)
 class Record:
+    """A parsed record: immutable, so what is derived from its terms is worked out once (a vendor's record is
+    shared by every tree that includes it, :mod:`spfguard.tree`)."""
+
     terms: tuple[Term, ...]
 
-    @property
+    @cached_property
     def mechanisms(self) -> tuple[Mechanism, ...]:
         return tuple(t for t in self.terms if isinstance(t, Mechanism))
 
     def modifier(self, name: str) -> Modifier | None:
         return next((t for t in self.terms if isinstance(t, Modifier) and t.name == name), None)
 
-    @property
+    @cached_property
     def redirect(self) -> Modifier | None:
         return self.modifier("redirect")
 
-    @property
+    @cached_property
     def exp(self) -> Modifier | None:
         return self.modifier("exp")
 
-    @property
+    @cached_property
     def all(self) -> Mechanism | None:
         return next((m for m in self.mechanisms if m.kind == "all"), None)
 
-    @property
+    @cached_property
     def reachable(self) -> tuple[Mechanism, ...]:
         """The mechanisms evaluation can reach: those up to and including the first ``all``
         (RFC 7208 §5.1: "Mechanisms after 'all' will never be tested ... MUST be ignored")."""
@@ -138,17 +141,17 @@ class Record:
                 break
         return tuple(out)
 
-    @property
+    @cached_property
     def ignored(self) -> tuple[Mechanism, ...]:
         """Mechanisms after ``all``: parsed (a syntax error there is still a permerror, §4.6) but never tested."""
         return self.mechanisms[len(self.reachable):]
 
-    @property
+    @cached_property
     def effective_redirect(self) -> Modifier | None:
         """The redirect that evaluation can reach: never when the record has ``all`` (RFC 7208 §6.1)."""
         return None if self.all is not None else self.redirect
 
-    @property
+    @cached_property
     def lookup_terms(self) -> tuple[Mechanism | Modifier, ...]:
         """The terms an evaluation in which nothing matches queries DNS for, in order (RFC 7208 §4.6.4):
         the reachable include/a/mx/ptr/exists mechanisms, then the redirect it can reach."""

@@ -33,7 +33,7 @@ class SenderSet:
         return self.v4 if version == 4 else self.v6
 
     def cidrs(self) -> list[str]:
-        return [str(n) for n in self.v4.cidrs() + self.v6.cidrs()]
+        return [*self.v4.cidr_texts(), *self.v6.cidr_texts()]
 
 
 class CoverageStatus(StrEnum):
