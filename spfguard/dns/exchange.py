@@ -29,9 +29,9 @@ def query_wire(qname: dns.name.Name, rdtype: int) -> bytes:
 
 
 def answers(query: bytes, data: bytes) -> bool:
-    """``data`` is a response to ``query``: the same ID, QR set, and the same question (names compared without
-    case: RFC 4343 §3) — or an error code with no question at all."""
-    if len(data) < 12 or data[:2] != query[:2] or not data[2] & 0x80:
+    """``data`` is a response to ``query``: the same ID and opcode, QR set, and the same question (names compared
+    without case: RFC 4343 §3) — or an error code with no question at all."""
+    if len(data) < 12 or data[:2] != query[:2] or not data[2] & 0x80 or data[2] & 0x78 != query[2] & 0x78:
         return False
     questions = data[4:6]
     if questions == b"\x00\x00":

@@ -8,8 +8,8 @@ question's name as :meth:`dns.message.Message.resolve_chaining` does (RFC 1034 �
 authority and additional sections are not read.
 
 Hostile input: every read is bounded by the message, a record's data must be exactly as long as it says, a name is
-at most 255 octets, and each compression pointer must point before the previous one (as dnspython requires), so a
-pointer loop cannot run forever. Anything else malformed is a :class:`WireError`. The test suite holds this reader
+at most 255 octets, and compression pointers follow dnspython's rules (each before the previous one, at most 16), so
+a pointer loop cannot run forever. Anything else malformed is a :class:`WireError`. The test suite holds this reader
 equal to dnspython's on real answers, built messages and mutated bytes.
 """
 
@@ -24,7 +24,9 @@ import dns.name
 
 A, CNAME, PTR, MX, TXT, AAAA = 1, 5, 12, 15, 16, 28
 IN = 1
+NXDOMAIN = 3
 MAX_CHAIN = 16  # dnspython's limit on a CNAME chain inside one answer
+MAX_POINTERS = 16  # and on the compression pointers of one name
 _PLAIN = re.compile(rb"[a-z0-9_-]*")
 
 Labels = tuple[bytes, ...]
@@ -66,8 +68,8 @@ def read_answer(data: bytes, rdtype: int) -> tuple[int, list[Any] | None, Labels
             if value not in found:  # an RR set holds each record once (RFC 2181 §5)
                 found.append(value)
         offset = end
-    if qname is None:
-        return rcode, None, None
+    if qname is None or rcode == NXDOMAIN:
+        return rcode, None, None  # RFC 6604 §3: NXDOMAIN is about the chain's last name; the data does not matter
     name, links = qname, 0
     while (name, rdtype) not in records:
         target = records.get((name, CNAME)) if rdtype != CNAME else None
@@ -88,36 +90,42 @@ def name_text(labels: Labels) -> str:
 
 
 def _name(data: bytes, offset: int) -> tuple[Labels, int]:
-    """A possibly compressed name (RFC 1035 §4.1.4), lower-cased, and the offset after it."""
+    """A possibly compressed name (RFC 1035 §4.1.4), lower-cased, and the offset after it. dnspython's rules for
+    pointers: each points before the previous one, at most 16 of them, and what a pointer leads to ends before
+    the part of the name that pointed there (no overlap)."""
     labels: list[bytes] = []
     size = 1
     after: int | None = None
-    lowest = offset  # each pointer must point before the previous one: no loops
+    start = offset  # where the part of the name being read began
+    end = len(data)  # what it may read up to
+    hops = 0
     while True:
-        if offset >= len(data):
+        if offset >= end:
             raise WireError("a name runs past the end")
         count = data[offset]
         if count == 0:
             return tuple(labels), (offset + 1 if after is None else after)
         if count >= 0xC0:
-            if offset + 1 >= len(data):
+            if offset + 1 >= end:
                 raise WireError("a compression pointer runs past the end")
             target = ((count & 0x3F) << 8) | data[offset + 1]
-            if target >= lowest:
+            if target >= start:
                 raise WireError("a compression pointer that does not point backwards")
+            hops += 1
+            if hops > MAX_POINTERS:
+                raise WireError(f"a name of more than {MAX_POINTERS} compression pointers")
             if after is None:
                 after = offset + 2
-            lowest = offset = target
+            end, start, offset = start, target, target
             continue
         if count > 63:
             raise WireError("an unknown label type")
         size += count + 1
         if size > 255:
             raise WireError("a name longer than 255 octets")
-        label = data[offset + 1:offset + 1 + count]
-        if len(label) < count:
+        if offset + 1 + count > end:
             raise WireError("a label runs past the end")
-        labels.append(label.lower())
+        labels.append(data[offset + 1:offset + 1 + count].lower())
         offset += 1 + count
 
 
