@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from spfguard.dmarc import DmarcSummary, fetch_dmarc, parse_dmarc
 from spfguard.dns.base import DnsClient, Status
 from spfguard.findings import Finding
-from spfguard.policy import decide
+from spfguard.policy import Policy, decide
 from spfguard.rules import PERMERROR_CODES, dmarc_findings, parked_findings, tree_findings
 from spfguard.spf.evaluator import SpfResult, check_host_async
 from spfguard.spf.limits import LOOKUP_LIMIT, MX_LIMIT, RECORD_BYTES_LIMIT, VOID_LIMIT
@@ -43,6 +43,7 @@ class Report:
     coverage: dict[str, Coverage] = field(default_factory=dict)
     ranges: list[RangeInfo] = field(default_factory=list)
     parked: bool = False  # checked as a domain that sends and receives no mail
+    policy: Policy | None = field(default=None, repr=False)  # decide(tree), for those who need it again
 
     @property
     def record(self) -> str | None:
@@ -82,13 +83,14 @@ class Report:
 
 async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lookups: int = 9,
                 dmarc: bool = True, expect: Sequence[str] = (),
-                senders: Sequence[SenderSet] | None = None, parked: bool = False) -> Report:
+                senders: Sequence[SenderSet] | None = None, parked: bool = False, alone: bool = False) -> Report:
     """Audit one domain. ``expect`` names catalogue platforms whose coverage is checked; callers auditing
     many domains resolve the platforms' sender sets once and pass them as ``senders``. ``parked``: the domain
-    sends and receives no mail, and its lockdown is checked."""
+    sends and receives no mail, and its lockdown is checked. ``alone``: the only domain of the run, so its walk
+    leaves the CPU idle and checkdmarc's import may fill the waits (:func:`spfguard.dmarc.start_parser_import`)."""
     domain = domain.rstrip(".").lower()
     tree_task = walk_tree(domain, dns)
-    dmarc_task = fetch_dmarc(domain, dns) if dmarc else _given(None)
+    dmarc_task = fetch_dmarc(domain, dns, import_parser=alone) if dmarc else _given(None)
     mx_task = dns.query(domain, "MX") if dmarc else _given(None)
     senders_task = _given(senders) if senders is not None else sender_sets(list(expect), dns)
     evals = [check_host_async(ip, domain, f"postmaster@{domain}", helo=domain, dns=dns) for ip in ips]
@@ -101,7 +103,7 @@ async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lo
         report.mx = [host for _, host in sorted(mx.records)] if mx.status is Status.ANSWER else []
     report.findings = tree_findings(tree, warn_lookups=warn_lookups)
     if tree.parsed is not None:
-        policy = decide(tree)
+        policy = report.policy = decide(tree)
         report.coverage = coverage(tree, policy, list(senders))
         measured = [s for s in senders if report.coverage[s.platform.name].status != "unknown"
                     and depends_on_the_message(policy, s)]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +51,9 @@ class FoundDmarc:
     found_at: str
 
 
-async def fetch_dmarc(domain: str, dns: DnsClient) -> FoundDmarc:
-    """DNS only (cheap on the CPU): run beside the SPF walk."""
+async def fetch_dmarc(domain: str, dns: DnsClient, *, import_parser: bool = False) -> FoundDmarc:
+    """DNS only (cheap on the CPU): run beside the SPF walk. ``import_parser``: once a record is found, start
+    importing checkdmarc in a thread (:func:`start_parser_import`)."""
     answer, records = await _dmarc_txt(domain, dns)
     found_at = domain
     if answer.status is not Status.TEMPFAIL and not records:
@@ -57,7 +61,25 @@ async def fetch_dmarc(domain: str, dns: DnsClient) -> FoundDmarc:
         if base != domain:  # RFC 7489 §6.6.3: fall back to the organisational domain
             answer, records = await _dmarc_txt(base, dns)
             found_at = base
+    if import_parser and len(records) == 1:
+        start_parser_import()
     return FoundDmarc(answer, records, found_at)
+
+
+def start_parser_import() -> None:
+    """Import checkdmarc's parser in a thread, for a run that audits one domain: its walk waits on the network
+    with the CPU idle between answers, and the ~0.25 s import fits in those waits. Never in a fleet run, whose
+    walks keep the CPU busy: there it would only compete with them (issue #25). The parse that follows imports
+    the same module, and Python's import lock makes it wait for this thread if it has not finished; the thread is
+    not a daemon, so the interpreter never exits in the middle of an import."""
+    global _importing
+    if _importing is None and "checkdmarc.dmarc" not in sys.modules:
+        _importing = threading.Thread(target=importlib.import_module, args=("checkdmarc.dmarc",),
+                                      name="import-checkdmarc")
+        _importing.start()
+
+
+_importing: threading.Thread | None = None
 
 
 async def parse_dmarc(found: FoundDmarc, dns: DnsClient) -> DmarcSummary:

@@ -90,7 +90,10 @@ INCLUDED_CACHE = 4096  # decisions of included records kept (a fleet's vendor tr
 def _included(child: Node, version: int) -> Decision:
     """The decision of an included record over every address: what it gives an address does not depend on which
     addresses the including record left undecided (RFC 7208 §5.2: the include evaluates check_host() anew), so a
-    vendor tree shared by many domains' trees (the same Node, :mod:`spfguard.tree`) is decided once."""
+    vendor tree shared by many domains' trees (the same Node, :mod:`spfguard.tree`) is decided once. Only shared
+    trees are kept: a domain's own records are decided once per audit, and keeping them would keep its tree."""
+    if not child.shared:
+        return _decide(child, version, universe(version))
     key = (id(child), version)
     found = _INCLUDED.get(key)
     if found is not None and found[0] is child:

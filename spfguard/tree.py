@@ -107,6 +107,8 @@ class Node:
     parsed: Record | None = None
     terms: list[TermInfo] = field(default_factory=list)
     unreached: list[str] = field(default_factory=list)  # terms after one that matches every client
+    # part of a subtree shared by the trees of the run (:func:`_subtrees`): what is worked out from it may be kept
+    shared: bool = field(default=False, compare=False, repr=False)
 
     @property
     def by_redirect(self) -> bool:
@@ -236,7 +238,11 @@ class _Walk:
                 shared.pop(key, None)
                 future.set_result(None)
                 raise
-            future.set_result(_shareable(node))
+            found = _shareable(node)
+            if found is not None:
+                for inner in node.walk():
+                    inner.shared = True
+            future.set_result(found)
             return node
         # a walk still in progress is not waited for: two walks could wait on each other (a loop across domains)
         found = entry.result() if entry.done() else None

@@ -74,3 +74,22 @@ def test_unknown_command_is_a_usage_error(capsys):
     assert main(["chekc", "aacn.org"]) == 2
     err = capsys.readouterr().err
     assert "chekc" in err and "Did you mean 'check'?" in err and len(err.strip().splitlines()) == 1
+
+
+THREAD_PROBE = """
+import sys
+from spfguard.cli.main import main
+main(sys.argv[1:])
+import spfguard.dmarc
+print(spfguard.dmarc._importing is not None)
+"""
+
+
+@pytest.mark.parametrize(("domains", "threaded"), [(["aacn.org"], True), (["aacn.org", "informz.net"], False),
+                                                    (["informz.net"], False)])
+def test_checkdmarc_is_imported_beside_the_walk_only_for_one_domain_with_a_record(domains, threaded):
+    """One domain: its walk waits on the network, so the import runs in a thread beside it once a DMARC record is
+    found (informz.net has none). More domains: the walks keep the CPU busy, so the import waits for the parse."""
+    proc = subprocess.run([sys.executable, "-c", THREAD_PROBE, "check", *domains, "--zone", str(DEMO_ZONES),
+                           "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == str(threaded)

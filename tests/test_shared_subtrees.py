@@ -96,3 +96,29 @@ def report_to_json_tree(node):
     from spfguard.tree import running_totals
 
     return node_to_json(node, running_totals(node))
+
+
+def test_a_fleet_run_keeps_only_the_shared_trees(tmp_path):
+    """What is kept across domains (decisions, parsed records) belongs to shared vendor trees: a domain's own tree
+    is freed once its report is, so memory does not grow with the fleet (issue #25)."""
+    import gc
+    import weakref
+
+    from spfguard import policy
+    from spfguard.app.check import CheckRequest, check_domains
+
+    (tmp_path / "zones").mkdir()
+    domains, _ = write_zones(tmp_path / "zones", 80, seed=5)
+    dns = ZoneFileDns.load(*sorted((tmp_path / "zones").glob("*.zone")))
+    roots, vendors = [], set()
+
+    async def run():
+        async for _, report in check_domains(CheckRequest(domains), dns):
+            assert report.policy is not None and not report.tree.shared
+            roots.append(weakref.ref(report.tree))
+            vendors.update(id(n) for n in report.tree.walk() if n.shared)
+
+    asyncio.run(run())
+    gc.collect()
+    assert vendors and all(root() is None for root in roots)
+    assert all(node.shared for node, _ in policy._INCLUDED.values())

@@ -28,7 +28,8 @@ async def check_domains(request: CheckRequest, dns: DnsClient) -> AsyncIterator[
     senders = await sender_sets(list(request.expect), dns)  # once for all domains
     async for index, report in audit_stream(list(request.names), dns, ips=request.ips, senders=senders,
                                             warn_lookups=request.warn_lookups,
-                                            per_domain=lambda name: {"parked": name in request.parked}):
+                                            per_domain=lambda name: {"parked": name in request.parked,
+                                                                     "alone": len(request.names) == 1}):
         yield index, report
 
 

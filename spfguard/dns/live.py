@@ -58,7 +58,7 @@ class LiveDns:
         timeout: float = 2.0,
         retries: int = 2,
         concurrency: int = 64,
-        cache_size: int = 20_000,
+        cache_size: int = 8_192,
         max_qps: float | None = None,
     ):
         self.nameservers = [n if isinstance(n, NameserverAddress) else NameserverAddress.parse(n)

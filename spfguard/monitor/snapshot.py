@@ -82,7 +82,7 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
     ``sources``: include -> its current ranges, for the includes the domain has flattened; ``flattened``: the
     provenance itself (include -> the ranges copied into the record when it was flattened)."""
     tree = report.tree
-    policy = decide(tree) if tree.parsed is not None else None
+    policy = (report.policy or decide(tree)) if tree.parsed is not None else None
     includes = {}
     for node in tree.walk():
         if node is tree or node.parsed is None:

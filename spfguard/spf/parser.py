@@ -39,7 +39,7 @@ def is_spf_record(text: str) -> bool:
     return head.lower() == VERSION or head.lower() == VERSION + " "
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def parse_record(text: str) -> Record:
     """The AST of a record (immutable, so one parse serves every evaluation that meets the same text); a syntax
     error is raised as SpfSyntaxError with its position."""
