@@ -65,9 +65,14 @@ class Policy:
         return self.family(version).get("pass")
 
 
-def decide(node: Node) -> Policy:
-    """The addresses each result is given, per family (shared: callers read it, never change it)."""
-    return Policy(_included(node, 4), _included(node, 6))
+Memo = dict[tuple[int, int], Decision]
+
+
+def decide(node: Node, memo: Memo | None = None) -> Policy:
+    """The addresses each result is given, per family (shared: callers read it, never change it). ``memo`` keeps
+    the decisions of the records of one tree for a caller that decides several of its nodes."""
+    memo = {} if memo is None else memo
+    return Policy(_included(node, 4, memo), _included(node, 6, memo))
 
 
 def _term_set(node: Node, mech, info: TermInfo | None, version: int) -> IPSet | None:
@@ -87,26 +92,28 @@ _INCLUDED: OrderedDict[tuple[int, int], tuple[Node, Decision]] = OrderedDict()
 INCLUDED_CACHE = 4096  # decisions of included records kept (a fleet's vendor trees)
 
 
-def _included(child: Node, version: int) -> Decision:
+def _included(child: Node, version: int, memo: Memo) -> Decision:
     """The decision of an included record over every address: what it gives an address does not depend on which
     addresses the including record left undecided (RFC 7208 §5.2: the include evaluates check_host() anew), so a
     vendor tree shared by many domains' trees (the same Node, :mod:`spfguard.tree`) is decided once. Only shared
-    trees are kept: a domain's own records are decided once per audit, and keeping them would keep its tree."""
-    if not child.shared:
-        return _decide(child, version, universe(version))
+    trees are kept for the run; a domain's own records only in ``memo``, which its caller drops with the tree."""
     key = (id(child), version)
+    if not child.shared:
+        if key not in memo:
+            memo[key] = _decide(child, version, universe(version), memo)
+        return memo[key]
     found = _INCLUDED.get(key)
     if found is not None and found[0] is child:
         _INCLUDED.move_to_end(key)
         return found[1]
-    decision = _decide(child, version, universe(version))
+    decision = _decide(child, version, universe(version), memo)
     _INCLUDED[key] = (child, decision)  # the node is kept with it: its id cannot be reused while cached
     if len(_INCLUDED) > INCLUDED_CACHE:
         _INCLUDED.popitem(last=False)
     return decision
 
 
-def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
+def _decide(node: Node, version: int, remaining: IPSet, memo: Memo) -> Decision:
     decision = Decision(version)
     if node.parsed is None:  # no record, syntax error, loop, …: an evaluation reaching it errs
         decision.add("temperror" if node.status == "temperror" else "permerror", remaining)
@@ -147,7 +154,7 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
             if info is None or info.child is None:  # a macro include: depends on the message
                 decision.mark_conditional(remaining)
                 continue
-            inner = _included(info.child, version)
+            inner = _included(info.child, version, memo)
             matched = inner.get("pass") & remaining
             decision.add(mech.result, matched)
             for error in ("permerror", "temperror"):  # errors inside an include end the evaluation (§5.2)
@@ -170,7 +177,7 @@ def _decide(node: Node, version: int, remaining: IPSet) -> Decision:
             decision.mark_conditional(remaining)
             decision.add("neutral", remaining)
             return decision
-        inner = _decide(info.child, version, remaining)
+        inner = _decide(info.child, version, remaining, memo)
         for result, addresses in inner.results.items():
             decision.add(result, addresses & remaining)
         if inner.conditional is not None:

@@ -223,17 +223,18 @@ class _Walk:
     nodes: int = 0
     root: str = ""
 
-    async def node(self, name: str, via: str | None, ancestors: tuple[str, ...]) -> Node:
+    async def node(self, name: str, via: str | None, ancestors: tuple[str, ...], sharing: bool = False) -> Node:
+        """``sharing``: this point of the walk lies inside a subtree this walk is reading for the run's sharing."""
         shared = _subtrees(self.dns)
         if shared is None or via is None or within(name, self.root) or not valid_domain(name):
-            return await self._node(name, via, ancestors)  # the domain's own records are always read afresh
+            return await self._node(name, via, ancestors, sharing)  # the domain's own records are read afresh
         key = (name.lower(), via)
         entry = shared.get(key)
         if entry is None:
             future: asyncio.Future = asyncio.get_running_loop().create_future()
             shared[key] = future
             try:
-                node = await self._node(name, via, ancestors)
+                node = await self._node(name, via, ancestors, True)
             except BaseException:
                 shared.pop(key, None)
                 future.set_result(None)
@@ -244,14 +245,15 @@ class _Walk:
                     inner.shared = True
             future.set_result(found)
             return node
-        # a walk still in progress is not waited for: two walks could wait on each other (a loop across domains)
-        found = entry.result() if entry.done() else None
+        # Another walk is reading this subtree. Only a walk that reads none for sharing itself waits for it: those
+        # that do never wait, so no two walks can wait on each other (a loop across domains' trees).
+        found = entry.result() if entry.done() else None if sharing else await asyncio.shield(entry)
         if found is not None and not (found.names & set(ancestors)) and self.nodes + found.size <= MAX_NODES:
             self.nodes += found.size
             return found.node
-        return await self._node(name, via, ancestors)
+        return await self._node(name, via, ancestors, sharing)
 
-    async def _node(self, name: str, via: str | None, ancestors: tuple[str, ...]) -> Node:
+    async def _node(self, name: str, via: str | None, ancestors: tuple[str, ...], sharing: bool) -> Node:
         node = Node(name=name, via=via)
         self.nodes += 1
         if name.lower() in ancestors:
@@ -282,10 +284,10 @@ class _Walk:
         except SpfSyntaxError as err:
             node.status, node.error, node.error_position = NodeStatus.SYNTAX_ERROR, str(err), err.position
             return node
-        await self.expand(node, (*ancestors, name.lower()))
+        await self.expand(node, (*ancestors, name.lower()), sharing)
         return node
 
-    async def expand(self, node: Node, ancestors: tuple[str, ...]) -> None:
+    async def expand(self, node: Node, ancestors: tuple[str, ...], sharing: bool = False) -> None:
         if node.parsed is None:
             return
         terms = node.parsed.lookup_terms
@@ -303,7 +305,7 @@ class _Walk:
                     continue
                 target = truncate_domain(expanded).rstrip(".")
             if isinstance(term, Modifier) or term.kind == "include":
-                jobs.append(self.follow(info, target, ancestors))
+                jobs.append(self.follow(info, target, ancestors, sharing))
             elif term.kind == "ptr":
                 why = "clients without reverse DNS have no PTR record"  # §5.5: the PTR query of the client
                 info.void(v4=why, v6=why)
@@ -312,8 +314,8 @@ class _Walk:
         await asyncio.gather(*jobs)
         _mark_unreached(node)
 
-    async def follow(self, info: TermInfo, target: str, ancestors: tuple[str, ...]) -> None:
-        info.child = await self.node(target, info.term, ancestors)
+    async def follow(self, info: TermInfo, target: str, ancestors: tuple[str, ...], sharing: bool) -> None:
+        info.child = await self.node(target, info.term, ancestors, sharing)
 
     async def resolve_term(self, term: Mechanism, target: str, info: TermInfo) -> None:
         if not valid_name(target):

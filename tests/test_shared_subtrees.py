@@ -79,8 +79,7 @@ def test_a_subtree_that_loops_back_to_the_domain_is_not_reused_where_it_would_hi
 
 
 def test_concurrent_walks_of_one_vendor_agree(tmp_path):
-    """Walks running at the same moment do not wait on each other's subtree (no deadlock across domains that
-    include each other) and still agree."""
+    """Walks running at the same moment that include each other do not deadlock, and still agree."""
     dns = _zone(tmp_path, '\n'.join([
         'x IN TXT "v=spf1 include:y.t.test -all"',
         'y IN TXT "v=spf1 include:x.t.test -all"']))
@@ -89,6 +88,35 @@ def test_concurrent_walks_of_one_vendor_agree(tmp_path):
         return await asyncio.wait_for(asyncio.gather(walk_tree("x.t.test", dns), walk_tree("y.t.test", dns)), 10)
     x, y = asyncio.run(run())
     assert any(n.status == "loop" for n in x.walk()) and any(n.status == "loop" for n in y.walk())
+
+
+def test_domains_walked_at_once_wait_for_one_walk_of_a_vendor(tmp_path):
+    """The first window of a fleet run reaches each vendor together: one walk reads it, the rest wait for it."""
+    dns = _zone(tmp_path, '\n'.join([*(f'd{k} IN TXT "v=spf1 ip4:192.0.2.{k} include:_spf.v.t.test -all"'
+                                       for k in range(20)),
+                                     '_spf.v IN TXT "v=spf1 ip4:198.51.100.0/24 include:s1.v.t.test ~all"',
+                                     's1.v IN TXT "v=spf1 ip4:203.0.113.0/24 ~all"']))
+
+    async def run():
+        return await asyncio.gather(*(walk_tree(f"d{k}.t.test", dns) for k in range(20)))
+    trees = asyncio.run(run())
+    vendors = {id(t.children[0]) for t in trees}
+    assert len(vendors) == 1 and trees[0].children[0].shared and not trees[0].shared
+
+
+def test_waiting_walks_never_wait_on_each_other_across_a_vendor_loop(tmp_path):
+    """v1 includes v2 and v2 includes v1. Walks reading a vendor for sharing never wait, so domains that reach
+    the loop from either end at once all finish, each seeing the loop."""
+    dns = _zone(tmp_path, '\n'.join([*(f'a{k} IN TXT "v=spf1 include:v1.t.test -all"' for k in range(10)),
+                                     *(f'b{k} IN TXT "v=spf1 include:v2.t.test -all"' for k in range(10)),
+                                     'v1 IN TXT "v=spf1 include:v2.t.test ~all"',
+                                     'v2 IN TXT "v=spf1 include:v1.t.test ~all"']))
+
+    async def run():
+        names = [f"{p}{k}.t.test" for k in range(10) for p in "ab"]
+        return await asyncio.wait_for(asyncio.gather(*(walk_tree(n, dns) for n in names)), 10)
+    trees = asyncio.run(run())
+    assert all(any(n.status == "loop" for n in t.walk()) for t in trees)
 
 
 def report_to_json_tree(node):

@@ -9,7 +9,7 @@ from typing import Any
 
 from spfguard.audit import Report
 from spfguard.errors import UserError
-from spfguard.policy import RESULTS, decide
+from spfguard.policy import RESULTS, Memo, decide
 from spfguard.spf.limits import LOOKUP_LIMIT, VOID_LIMIT
 
 # 1: spfguard 0.1 (no "format" key); 2: include_ranges also holds flattened sources;
@@ -84,10 +84,11 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
     tree = report.tree
     policy = (report.policy or decide(tree)) if tree.parsed is not None else None
     includes = {}
+    memo: Memo = {}  # the records this tree includes more than once, and those under them: decided once
     for node in tree.walk():
         if node is tree or node.parsed is None:
             continue
-        node_policy = decide(node)
+        node_policy = decide(node, memo)
         includes[node.name] = [*node_policy.passes(4).cidr_texts(), *node_policy.passes(6).cidr_texts()]
     for sender in senders:
         if sender.error is None:
