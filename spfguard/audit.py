@@ -102,7 +102,7 @@ async def audit(domain: str, dns: DnsClient, *, ips: Sequence[str] = (), warn_lo
     if mx is not None:
         report.mx = [host for _, host in sorted(mx.records)] if mx.status is Status.ANSWER else []
     report.findings = tree_findings(tree, warn_lookups=warn_lookups)
-    if tree.parsed is not None:
+    if tree.parsed is not None and senders:  # the decision is worked out only when coverage needs it
         policy = report.policy = decide(tree)
         report.coverage = coverage(tree, policy, list(senders))
         measured = [s for s in senders if report.coverage[s.platform.name].status != "unknown"

@@ -61,7 +61,7 @@ def _problem(text: str) -> str | None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)  # a fleet list holds 100,000 of them
 class DomainEntry:
     """One domain of a list, with the optional columns of a fleet CSV."""
 

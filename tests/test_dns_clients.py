@@ -136,3 +136,22 @@ def test_live_client_refused_is_a_temporary_failure(knot):
     dns = LiveDns([knot.address], timeout=1, retries=0)
     answer = q(dns, "example.org", "TXT")  # Knot is not authoritative for it: REFUSED
     assert answer.status is Status.TEMPFAIL and "REFUSED" in answer.error
+
+
+def test_the_systems_nameservers_come_from_resolv_conf(tmp_path):
+    from spfguard.dns.live import system_nameservers
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# comment\nsearch example.com\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\n"
+                    "nameserver not-an-address\nnameserver\noptions rotate\n nameserver 2001:db8::53\n")
+    assert system_nameservers(conf) == [NameserverAddress("192.0.2.53"), NameserverAddress("fe80::1%eth0")]
+    conf.write_text("search example.com\n")
+    assert system_nameservers(conf) == []
+
+
+def test_no_nameserver_at_all_is_a_clear_error(monkeypatch):
+    import spfguard.dns.live as live
+
+    monkeypatch.setattr(live, "system_nameservers", lambda: [])
+    with pytest.raises(UserError, match="no nameserver to ask"):
+        q(LiveDns(), "example.org", "TXT")

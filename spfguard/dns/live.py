@@ -207,8 +207,8 @@ def system_nameservers(path: Path = RESOLV_CONF) -> list[NameserverAddress]:
         return [NameserverAddress(str(n), system.port) for n in system.nameservers]
     found = []
     for line in text.splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "nameserver":
+        words = line.split()  # "the keyword (e.g., nameserver) must start the line" (resolv.conf(5))
+        if len(words) >= 2 and words[0] == "nameserver" and line.startswith("nameserver"):
             try:
                 found.append(NameserverAddress(str(ipaddress.ip_address(words[1])), 53))
             except ValueError:
