@@ -43,7 +43,7 @@ class Report:
     coverage: dict[str, Coverage] = field(default_factory=dict)
     ranges: list[RangeInfo] = field(default_factory=list)
     parked: bool = False  # checked as a domain that sends and receives no mail
-    policy: Policy | None = field(default=None, repr=False)  # decide(tree), for those who need it again
+    policy: Policy | None = field(default=None, repr=False)  # decide(tree), when coverage needed it
 
     @property
     def record(self) -> str | None:
