@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import DELAY, PY, publish, timed  # noqa: E402
+from bench.run import DELAY, PY, compile_sources, publish, timed  # noqa: E402
 from tests.support.knot import KnotServer  # noqa: E402
 from tests.support.relay import DnsRelay  # noqa: E402
 
@@ -137,6 +137,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000")
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    compile_sources()
     knotd = shutil.which("knotd") or "/usr/sbin/knotd"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,7 +30,7 @@ MONITOR_KEYS = ("state", "nameservers", "warn_lookups", "remind_after", "update_
 DOMAIN_KEYS = ("name", "expect", "provider", "tenant", "tags", "parked")
 
 
-@dataclass
+@dataclass(slots=True)  # a fleet holds 100,000 of them
 class DomainSettings:
     name: str
     expect: list[str] = field(default_factory=list)
