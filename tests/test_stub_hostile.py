@@ -161,3 +161,14 @@ def test_the_next_nameserver_is_asked_when_the_first_fails(serve):
     working = serve(lambda q: [answer_for(q).to_wire()])
     answer = asyncio.run(LiveDns([failing.address, working.address], timeout=0.5, retries=0).query("x.test", "TXT"))
     assert answer.status is Status.ANSWER
+
+
+def test_an_event_loop_without_readiness_callbacks_still_gets_its_answers(serve, monkeypatch):
+    """Windows' proactor loop has no add_reader: the exchange falls back to sock_recv, with the same matching."""
+    def no_readers(self, *args):
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.SelectorEventLoop, "add_reader", no_readers)
+    test_forged_and_garbage_datagrams_before_the_answer_are_ignored(serve)
+    silent = serve(lambda q: [])
+    assert ask(silent.address, timeout=0.3).status is Status.TEMPFAIL

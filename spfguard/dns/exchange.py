@@ -67,7 +67,10 @@ async def udp(host: str, port: int, query: bytes, timeout: float) -> bytes:
                     future.set_result(data)
 
         fd = sock.fileno()
-        loop.add_reader(fd, readable)
+        try:
+            loop.add_reader(fd, readable)
+        except NotImplementedError:  # an event loop without readiness callbacks (Windows' proactor)
+            return await asyncio.wait_for(_receive(loop, sock, query), timeout)
         timer = loop.call_later(timeout, _expire, future)
         try:
             return await future
@@ -76,6 +79,13 @@ async def udp(host: str, port: int, query: bytes, timeout: float) -> bytes:
             loop.remove_reader(fd)
     finally:
         sock.close()
+
+
+async def _receive(loop: asyncio.AbstractEventLoop, sock: socket.socket, query: bytes) -> bytes:
+    while True:
+        data = await loop.sock_recv(sock, MAX_UDP)
+        if answers(query, data):
+            return data
 
 
 async def tcp(host: str, port: int, query: bytes, timeout: float) -> bytes:
