@@ -198,7 +198,8 @@ def render(r: dict) -> str:
         f"| checkdmarc `check_spf`, one domain, whole process | {r['checkdmarc_one_process'] * 1000:.0f} ms | |",
         f"| spfguard check, one domain, whole process (with DMARC and MX) | {r['spfguard_one'] * 1000:.0f} ms | "
         f"{r['spfguard_one'] / r['checkdmarc_one_process']:.2f} × checkdmarc process, "
-        f"{r['spfguard_one'] / r['checkdmarc_one_call']:.2f} × checkdmarc call |",
+        f"{r['spfguard_one'] / r['checkdmarc_one_call']:.2f} × checkdmarc call, "
+        f"{r['spfguard_one'] / ideal:.1f} × ideal |",
         f"| checkdmarc, per domain ({CHECKDMARC_DOMAINS} in a row) | {r['checkdmarc_per_domain'] * 1000:.0f} ms | "
         f"{rate_c:.1f} domains/s |",
         f"| spfguard check, {MANY} domains in one process | {r['many_wall'] * 1000:.0f} ms | {rate_s:.0f} domains/s = "

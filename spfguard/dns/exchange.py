@@ -15,6 +15,7 @@ import asyncio
 import secrets
 import socket
 import struct
+from typing import cast
 
 import dns.name
 
@@ -25,7 +26,7 @@ _ERROR_RCODES_WITHOUT_QUESTION = {1, 2, 4, 5}  # FORMERR, SERVFAIL, NOTIMP, REFU
 def query_wire(qname: dns.name.Name, rdtype: int) -> bytes:
     """A query for ``qname``/``rdtype`` (class IN) with recursion desired and a random ID (RFC 1035 §4.1)."""
     header = struct.pack("!HHHHHH", secrets.randbits(16), 0x0100, 1, 0, 0, 0)
-    return header + qname.to_wire() + struct.pack("!HH", rdtype, 1)
+    return header + cast(bytes, qname.to_wire()) + struct.pack("!HH", rdtype, 1)
 
 
 def answers(query: bytes, data: bytes) -> bool:

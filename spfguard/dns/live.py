@@ -184,7 +184,7 @@ class LiveDns:
                     error = f"{server}: {first_line(err)}"
                     servers.remove(server)
                     continue
-                error = f"{server} answered {dns.rcode.to_text(rcode)}"
+                error = f"{server} answered {dns.rcode.to_text(cast(dns.rcode.Rcode, rcode))}"
                 servers.remove(server)
             if not servers:
                 return error
