@@ -171,6 +171,11 @@ def test_only_an_answer_to_our_own_query_is_taken():
     other = dns.message.make_response(dns.message.make_query("y.test", "TXT"))
     other.id = reply.id
     assert not exchange.answers(query, other.to_wire())
+    other_type = bytearray(data)
+    other_type[len(query) - 3] ^= 0x20  # TXT (16) becomes 48: a byte that lower() would not touch, but compare it
+    assert not exchange.answers(query, bytes(other_type))
+    https = exchange.query_wire(dns.name.from_text("x.test"), 65)  # 0x41 is "A": lower() would make it 97 ("a")
+    assert not exchange.answers(https, https[:2] + b"\x81\x80" + https[4:-3] + b"\x61" + https[-2:])
     refused = bytearray(data[:12])
     refused[3] = (refused[3] & 0xF0) | dns.rcode.REFUSED
     refused[4:6] = b"\x00\x00"

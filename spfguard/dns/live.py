@@ -1,4 +1,4 @@
-"""Live DNS: a stub resolver on asyncio (:mod:`spfguard.dns.exchange` on the wire, dnspython to parse).
+"""Live DNS: a stub resolver on asyncio (:mod:`spfguard.dns.exchange` on the wire, :mod:`spfguard.dns.wire` to read).
 
 One :class:`LiveDns` per run: its cache (keyed by name and type, in-flight queries shared, bounded, least
 recently used out first) and its concurrency limit belong to the instance, never to the module. It may be used
