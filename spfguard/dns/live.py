@@ -180,11 +180,12 @@ class LiveDns:
                         return wire.read_answer(data, rdtype)
                 except TimeoutError:
                     continue
-                except (OSError, wire.WireError) as err:
-                    error = f"{server}: {first_line(err)}"
-                    servers.remove(server)
-                    continue
-                error = f"{server} answered {dns.rcode.to_text(cast(dns.rcode.Rcode, rcode))}"
+                except wire.WireError as err:
+                    error = f"{server} sent a malformed answer ({err})"
+                except OSError as err:  # ICMP said no, or the TCP connection broke
+                    error = f"{server}: {err.strerror or first_line(err)}"
+                else:
+                    error = f"{server} answered {dns.rcode.to_text(cast(dns.rcode.Rcode, rcode))}"
                 servers.remove(server)
             if not servers:
                 return error
