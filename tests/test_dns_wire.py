@@ -204,3 +204,17 @@ def test_real_answers_from_knot_read_as_dnspython_reads_them(knot):
             assert got == reference(data, rdtype), (name, rdtype)
             compared += len(got) > 1 and bool(got[1])
     assert compared >= 5  # some of them had data
+
+
+def test_an_answer_of_thousands_of_records_reads_as_dnspythons_with_each_record_once():
+    query = dns.message.make_query("x.test", "TXT", id=7)
+    response = dns.message.make_response(query)
+    rrset = response.find_rrset(response.answer, query.question[0].name, dns.rdataclass.IN, dns.rdatatype.TXT,
+                                create=True)
+    for k in range(1800):
+        rrset.add(dns.rdata.from_text("IN", "TXT", f'"{k}"'), 300)
+    data = response.to_wire()
+    question_end = 12 + len(query.question[0].name.to_wire()) + 4
+    doubled = data[:6] + struct.pack("!H", 3600) + data[8:] + data[question_end:]  # every record twice
+    got = ours(doubled, "TXT")
+    assert got == reference(doubled, "TXT") and len(got[1]) == 1800

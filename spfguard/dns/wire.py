@@ -52,7 +52,7 @@ def read_answer(data: bytes, rdtype: int) -> tuple[int, list[Any] | None, Labels
         offset += 4
     if offset > len(data):
         raise WireError("the question runs past the end")
-    records: dict[tuple[Labels, int], list[Any]] = {}
+    records: dict[tuple[Labels, int], dict[Any, None]] = {}  # in order, each record once (RFC 2181 §5)
     for _ in range(answers):
         owner, offset = _name(data, offset)
         if offset + 10 > len(data):
@@ -63,10 +63,7 @@ def read_answer(data: bytes, rdtype: int) -> tuple[int, list[Any] | None, Labels
         if end > len(data):
             raise WireError("record data runs past the end")
         if rdclass == IN and kind in (rdtype, CNAME):
-            value = _rdata(data, offset, end, kind)
-            found = records.setdefault((owner, kind), [])
-            if value not in found:  # an RR set holds each record once (RFC 2181 §5)
-                found.append(value)
+            records.setdefault((owner, kind), {})[_rdata(data, offset, end, kind)] = None
         offset = end
     if qname is None or rcode == NXDOMAIN:
         return rcode, None, None  # RFC 6604 §3: NXDOMAIN is about the chain's last name; the data does not matter
@@ -78,7 +75,7 @@ def read_answer(data: bytes, rdtype: int) -> tuple[int, list[Any] | None, Labels
         links += 1
         if links >= MAX_CHAIN:
             raise WireError(f"a CNAME chain of more than {MAX_CHAIN} links")
-        name = target[0]
+        name = next(iter(target))
     return rcode, [_public(rdtype, v) for v in records[(name, rdtype)]], None
 
 
