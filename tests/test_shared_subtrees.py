@@ -20,6 +20,16 @@ def _zone(tmp_path, text: str) -> ZoneFileDns:
     return ZoneFileDns.load(path)
 
 
+def _walks(dns, *names: str, together: bool = False):
+    """The trees of ``names``: one after the other (a later walk may reuse an earlier one's subtrees), or all at
+    once, within 10 s (walks that waited on each other would never end)."""
+    async def run():
+        if together:
+            return await asyncio.wait_for(asyncio.gather(*(walk_tree(n, dns) for n in names)), 10)
+        return [await walk_tree(n, dns) for n in names]
+    return asyncio.run(run())
+
+
 def _reports(dns, domains):
     async def run():
         return [report_to_json(await audit(d, dns)) for d in domains]
@@ -53,9 +63,7 @@ def test_a_vendor_subtree_is_one_object_shared_by_every_domain(tmp_path):
         '_spf.vendor IN TXT "v=spf1 ip4:198.51.100.0/24 include:deep.vendor.t.test ~all"',
         'deep.vendor IN TXT "v=spf1 ip4:203.0.113.0/24 ~all"']))
 
-    async def run():
-        return await walk_tree("a.t.test", dns), await walk_tree("b.t.test", dns)
-    a, b = asyncio.run(run())
+    a, b = _walks(dns, "a.t.test", "b.t.test")
     assert [i.child for i in a.terms if i.child][0] is [i.child for i in b.terms if i.child][0]  # walked once
     assert a.lookups_for(4) == 2 and b.lookups_for(4) == 2
 
@@ -68,9 +76,7 @@ def test_a_subtree_that_loops_back_to_the_domain_is_not_reused_where_it_would_hi
         'c IN TXT "v=spf1 include:v.t.test -all"',
         'v IN TXT "v=spf1 include:c.t.test ~all"']))
 
-    async def run():
-        return await walk_tree("a.t.test", dns), await walk_tree("c.t.test", dns)
-    a, c = asyncio.run(run())
+    a, c = _walks(dns, "a.t.test", "c.t.test")
     fresh = ZoneFileDns(dns.zones)
     fresh.shares_subtrees = False
     alone = asyncio.run(walk_tree("c.t.test", fresh))
@@ -84,9 +90,7 @@ def test_concurrent_walks_of_one_vendor_agree(tmp_path):
         'x IN TXT "v=spf1 include:y.t.test -all"',
         'y IN TXT "v=spf1 include:x.t.test -all"']))
 
-    async def run():
-        return await asyncio.wait_for(asyncio.gather(walk_tree("x.t.test", dns), walk_tree("y.t.test", dns)), 10)
-    x, y = asyncio.run(run())
+    x, y = _walks(dns, "x.t.test", "y.t.test", together=True)
     assert any(n.status == "loop" for n in x.walk()) and any(n.status == "loop" for n in y.walk())
 
 
@@ -97,9 +101,7 @@ def test_domains_walked_at_once_wait_for_one_walk_of_a_vendor(tmp_path):
                                      '_spf.v IN TXT "v=spf1 ip4:198.51.100.0/24 include:s1.v.t.test ~all"',
                                      's1.v IN TXT "v=spf1 ip4:203.0.113.0/24 ~all"']))
 
-    async def run():
-        return await asyncio.gather(*(walk_tree(f"d{k}.t.test", dns) for k in range(20)))
-    trees = asyncio.run(run())
+    trees = _walks(dns, *(f"d{k}.t.test" for k in range(20)), together=True)
     vendors = {id(t.children[0]) for t in trees}
     assert len(vendors) == 1 and trees[0].children[0].shared and not trees[0].shared
 
@@ -112,10 +114,7 @@ def test_waiting_walks_never_wait_on_each_other_across_a_vendor_loop(tmp_path):
                                      'v1 IN TXT "v=spf1 include:v2.t.test ~all"',
                                      'v2 IN TXT "v=spf1 include:v1.t.test ~all"']))
 
-    async def run():
-        names = [f"{p}{k}.t.test" for k in range(10) for p in "ab"]
-        return await asyncio.wait_for(asyncio.gather(*(walk_tree(n, dns) for n in names)), 10)
-    trees = asyncio.run(run())
+    trees = _walks(dns, *(f"{p}{k}.t.test" for k in range(10) for p in "ab"), together=True)
     assert all(any(n.status == "loop" for n in t.walk()) for t in trees)
 
 

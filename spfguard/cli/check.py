@@ -123,8 +123,7 @@ def check(
         if progress:
             sys.stderr.write("\n")
 
-    if len(names) > PROGRESS_MIN_DOMAINS:
-        before_a_long_run()
+    before_a_long_run()
     with out:
         asyncio.run(run())
     raise typer.Exit(outcome.code)
@@ -184,8 +183,7 @@ def check_zones(
             out.write(render.add(index, report))
         out.write(render.end())
 
-    if len(names) > PROGRESS_MIN_DOMAINS:
-        before_a_long_run()
+    before_a_long_run()
     with out:
         asyncio.run(run())
     raise typer.Exit(outcome.code)

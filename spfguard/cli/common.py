@@ -106,7 +106,7 @@ def collect_domains(args: list[str] | None, domains_from: Path | None, *, platfo
 
 
 def before_a_long_run() -> None:
-    """Before auditing many domains: what start-up allocated (modules, classes, configuration) is moved out of the
+    """Before a command's audits: what start-up allocated (modules, classes, configuration) is moved out of the
     cycle collector's way, and its youngest generation is collected every 10,000 allocations rather than 700. A
     fleet run allocates millions of small objects that reference counting frees; with CPython's defaults about a
     tenth of `check`'s CPU went to collections that found nothing (issue #25). Called once per process."""

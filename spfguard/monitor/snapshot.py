@@ -82,9 +82,9 @@ def take(report: Report, ms_version: str | None, senders=(), sources: dict[str, 
     ``sources``: include -> its current ranges, for the includes the domain has flattened; ``flattened``: the
     provenance itself (include -> the ranges copied into the record when it was flattened)."""
     tree = report.tree
-    policy = (report.policy or decide(tree)) if tree.parsed is not None else None
+    memo: Memo = {}  # the decisions of the tree's own records, made once for the root and every node below
+    policy = (report.policy or decide(tree, memo)) if tree.parsed is not None else None
     includes = {}
-    memo: Memo = {}  # the records this tree includes more than once, and those under them: decided once
     for node in tree.walk():
         if node is tree or node.parsed is None:
             continue
