@@ -24,13 +24,7 @@ class FakeServer:
 
     def __init__(self, reply, tcp=None):
         self.reply, self.tcp_handler = reply, tcp
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
-        self.tcp.listen()
+        self.udp, self.tcp = self._bind_both()
         self.udp.settimeout(0.2)
         self.tcp.settimeout(0.2)
         self.stopped = False
@@ -38,6 +32,23 @@ class FakeServer:
                         threading.Thread(target=self._serve_tcp, daemon=True)]
         for thread in self.threads:
             thread.start()
+
+    def _bind_both(self) -> tuple[socket.socket, socket.socket]:
+        """A UDP and a TCP socket on one free loopback port (another test may hold the TCP side: try again)."""
+        for _ in range(50):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            self.port = udp.getsockname()[1]
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                tcp.bind(("127.0.0.1", self.port))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            tcp.listen()
+            return udp, tcp
+        raise RuntimeError("no loopback port free for both UDP and TCP")
 
     @property
     def address(self) -> str:
